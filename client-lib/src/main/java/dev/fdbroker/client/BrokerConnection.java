@@ -1,0 +1,198 @@
+package dev.fdbroker.client;
+
+import dev.fdbroker.protocol.FileResult;
+import dev.fdbroker.protocol.Frame;
+import dev.fdbroker.protocol.FrameReader;
+import dev.fdbroker.protocol.MalformedReplyException;
+import dev.fdbroker.protocol.Reply;
+import dev.fdbroker.protocol.ReplyCodec;
+import dev.fdbroker.protocol.Request;
+import dev.fdbroker.protocol.RequestCodec;
+import dev.fdbroker.protocol.RequestId;
+import java.io.Closeable;
+import java.io.EOFException;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+import org.newsclub.net.unix.FileDescriptorCast;
+
+/** One connection to the broker, used by one thread at a time. */
+final class BrokerConnection implements Closeable {
+  /**
+   * Most descriptors this end can take in one message. junixsocket 2.11 caps its ancillary receive
+   * buffer at 256 bytes (16 for the cmsg header, 4 per descriptor), and the kernel discards the
+   * descriptors of a message that does not fit. So batches are sent in requests of at most this many
+   * paths, though the protocol allows 64.
+   */
+  static final int MAX_DESCRIPTORS_PER_REPLY = 60;
+
+  private static final int ANCILLARY_BUFFER_BYTES = 16 + 4 * MAX_DESCRIPTORS_PER_REPLY;
+
+  private final AFUNIXSocket socket;
+  private final OutputStream out;
+  private final FrameReader reader;
+  private long nextId = 1;
+
+  private BrokerConnection(AFUNIXSocket socket) throws IOException {
+    this.socket = socket;
+    this.out = socket.getOutputStream();
+    this.reader = new FrameReader(socket.getInputStream());
+  }
+
+  static BrokerConnection open(Path socketPath, int connectTimeoutMillis, int requestTimeoutMillis)
+      throws IOException {
+    AFUNIXSocket socket = AFUNIXSocket.newInstance();
+    try {
+      socket.connect(AFUNIXSocketAddress.of(socketPath), connectTimeoutMillis);
+      socket.setSoTimeout(requestTimeoutMillis);
+      // Without this the kernel drops every descriptor the broker sends (junixsocket's default is 0).
+      socket.ensureAncillaryReceiveBufferSize(ANCILLARY_BUFFER_BYTES);
+      return new BrokerConnection(socket);
+    } catch (IOException e) {
+      socket.close();
+      throw e;
+    }
+  }
+
+  /** The reply to a ping. */
+  Reply ping() throws IOException {
+    return exchange(new Request.Ping(RequestId.ofNumber(nextId++)), null);
+  }
+
+  /**
+   * Asks the broker to open the paths. On success, granted files come back as {@link
+   * BrokeredFile}s in {@code filesOut}, in the order of the reply's granted entries.
+   */
+  Reply open(List<String> paths, List<BrokeredFile> filesOut) throws IOException {
+    return exchange(new Request.Open(RequestId.ofNumber(nextId++), paths), filesOut);
+  }
+
+  private Reply exchange(Request request, List<BrokeredFile> filesOut) throws IOException {
+    try {
+      out.write(RequestCodec.encode(request));
+    } catch (IOException writeFailed) {
+      // The broker may have refused the connection (busy) and closed it before we wrote; its
+      // reason is still waiting to be read.
+      Reply early = readPendingRefusal();
+      if (early != null) {
+        return early;
+      }
+      throw writeFailed;
+    }
+    Frame frame = reader.next();
+    FileDescriptor[] received = socket.getReceivedFileDescriptors();
+    try {
+      if (frame == null) {
+        throw new EOFException("fdbroker closed the connection without replying");
+      }
+      Reply reply = ReplyCodec.decode(frame);
+      checkId(request, reply);
+      if (reply instanceof Reply.Opened) {
+        adopt((Reply.Opened) reply, received, filesOut);
+        received = null;
+      } else if (received != null && received.length > 0) {
+        throw new MalformedReplyException("a reply without granted files carried descriptors");
+      }
+      return reply;
+    } finally {
+      closeAll(received);
+    }
+  }
+
+  private Reply readPendingRefusal() {
+    try {
+      Frame frame = reader.next();
+      if (frame != null) {
+        Reply reply = ReplyCodec.decode(frame);
+        if (reply instanceof Reply.Failed) {
+          return reply;
+        }
+      }
+    } catch (IOException ignored) {
+      // Nothing readable: the write failure is the story.
+    }
+    return null;
+  }
+
+  private static void checkId(Request request, Reply reply) throws MalformedReplyException {
+    // A broker that could not read the request answers with a null id.
+    if (!reply.id().equals(request.id())
+        && !(reply instanceof Reply.Failed && reply.id().equals(RequestId.NONE))) {
+      throw new MalformedReplyException(
+          "reply id " + reply.id() + " does not match request id " + request.id());
+    }
+  }
+
+  /**
+   * Takes ownership of the received descriptors. junixsocket closes every received descriptor still
+   * open when its socket closes, so each is duplicated (the duplicate is ours alone) and the
+   * original closed; a BrokeredFile then outlives this connection.
+   */
+  private static void adopt(Reply.Opened reply, FileDescriptor[] received, List<BrokeredFile> filesOut)
+      throws IOException {
+    int count = received == null ? 0 : received.length;
+    if (count != reply.grantedCount()) {
+      closeAll(received);
+      throw new MalformedReplyException("reply grants " + reply.grantedCount()
+          + " files but carried " + count + " descriptors");
+    }
+    List<BrokeredFile> adopted = new ArrayList<>(count);
+    try {
+      int index = 0;
+      for (FileResult result : reply.files()) {
+        if (result instanceof FileResult.Granted) {
+          FileResult.Granted granted = (FileResult.Granted) result;
+          if (granted.fd() != index) {
+            throw new MalformedReplyException("granted file " + index + " names descriptor " + granted.fd());
+          }
+          FileDescriptor own = FileDescriptorCast.duplicating(received[index]).getFileDescriptor();
+          adopted.add(new BrokeredFile(granted.path(), granted.size(), own));
+          index++;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      for (BrokeredFile f : adopted) {
+        closeQuietly(f);
+      }
+      throw e;
+    } finally {
+      closeAll(received);
+    }
+    filesOut.addAll(adopted);
+  }
+
+  private static void closeAll(FileDescriptor[] fds) {
+    if (fds == null) {
+      return;
+    }
+    for (FileDescriptor fd : fds) {
+      if (fd.valid()) {
+        // Closing through a stream runs junixsocket's hook, which forgets the descriptor.
+        try (FileInputStream ignored = new FileInputStream(fd)) {
+          // nothing to read
+        } catch (IOException e) {
+          // already closed
+        }
+      }
+    }
+  }
+
+  private static void closeQuietly(Closeable c) {
+    try {
+      c.close();
+    } catch (IOException ignored) {
+      // best effort on an error path
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}

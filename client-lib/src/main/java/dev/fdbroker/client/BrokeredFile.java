@@ -1,0 +1,70 @@
+package dev.fdbroker.client;
+
+import java.io.Closeable;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+
+/**
+ * A file the broker opened for this process, read-only. The descriptor belongs to this object:
+ * close it when done (try-with-resources). It stays valid after the {@link FdBrokerClient} that
+ * fetched it is closed.
+ *
+ * <p>{@link #channel()} and {@link #inputStream()} are two views of one open file and share its
+ * position. Writing is impossible: the broker opened the file with {@code O_RDONLY}, so the channel
+ * throws {@link java.nio.channels.NonWritableChannelException} and the kernel refuses any write
+ * with {@code EBADF}.
+ */
+public final class BrokeredFile implements Closeable {
+  private final String path;
+  private final long size;
+  private final FileInputStream stream;
+
+  BrokeredFile(String path, long size, FileDescriptor descriptor) {
+    this.path = path;
+    this.size = size;
+    this.stream = new FileInputStream(descriptor);
+  }
+
+  /** The path as it was requested. */
+  public String path() {
+    return path;
+  }
+
+  /** The file's size in bytes when the broker opened it. */
+  public long size() {
+    return size;
+  }
+
+  /** A read-only channel on the file. Supports positional reads and {@code map(READ_ONLY, ...)}. */
+  public FileChannel channel() {
+    return stream.getChannel();
+  }
+
+  /** A stream over the file, sharing its position with {@link #channel()}. */
+  public InputStream inputStream() {
+    return stream;
+  }
+
+  /** The underlying descriptor, e.g. to hand to native code. Owned by this object. */
+  public FileDescriptor fileDescriptor() throws IOException {
+    return stream.getFD();
+  }
+
+  /** Reads the whole file from the current position. */
+  public byte[] readAllBytes() throws IOException {
+    return stream.readAllBytes();
+  }
+
+  @Override
+  public void close() throws IOException {
+    stream.close();
+  }
+
+  @Override
+  public String toString() {
+    return "BrokeredFile[" + path + ", " + size + " bytes]";
+  }
+}

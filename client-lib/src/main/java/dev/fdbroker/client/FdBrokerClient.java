@@ -1,0 +1,323 @@
+package dev.fdbroker.client;
+
+import dev.fdbroker.protocol.ErrorCode;
+import dev.fdbroker.protocol.FileResult;
+import dev.fdbroker.protocol.MalformedReplyException;
+import dev.fdbroker.protocol.Reply;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A client of the fdbroker daemon: asks it to open files and receives read-only descriptors.
+ *
+ * <pre>{@code
+ * try (var client = FdBrokerClient.connect(Path.of("/run/fdbroker/fdbroker.sock"))) {
+ *   try (var file = client.open("/srv/assets/logo.png")) {
+ *     ByteBuffer head = ByteBuffer.allocate(16);
+ *     file.channel().read(head, 0);
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p>One client is meant to be shared: it is thread-safe and keeps a small pool of connections,
+ * each used by one thread at a time. A connection the broker has since closed (idle timeout,
+ * restart) is replaced transparently; opening is idempotent, so such a request is retried once on a
+ * fresh connection. Files stay open after the client is closed.
+ *
+ * <p>Refusals are the java.nio exceptions a Java user expects: {@link
+ * java.nio.file.AccessDeniedException} when the policy denies a path, {@link
+ * java.nio.file.NoSuchFileException} when it does not exist, {@link BrokerFileException} with a
+ * {@link ErrorCode} otherwise. A broker that cannot be reached gives {@link
+ * BrokerUnavailableException}; one that refuses a whole request, {@link BrokerRefusedException}; one
+ * that does not answer in time, {@link SocketTimeoutException}.
+ */
+public final class FdBrokerClient implements AutoCloseable {
+  /** Where the packaged broker listens. */
+  public static final Path DEFAULT_SOCKET = Path.of("/run/fdbroker/fdbroker.sock");
+
+  private final Path socket;
+  private final int connectTimeoutMillis;
+  private final int requestTimeoutMillis;
+  private final Semaphore permits;
+  private final ArrayDeque<BrokerConnection> idle = new ArrayDeque<>();
+  private boolean closed;
+  /** Paths per request: the broker's limit (learnt from a ping) and ours, whichever is lower. */
+  private volatile int chunkSize;
+
+  private FdBrokerClient(Builder b) {
+    this.socket = b.socket;
+    this.connectTimeoutMillis = toMillis(b.connectTimeout);
+    this.requestTimeoutMillis = toMillis(b.requestTimeout);
+    this.permits = new Semaphore(b.maxConnections, true);
+  }
+
+  /** Connects to the broker at {@code socket} with default settings, failing now if it cannot. */
+  public static FdBrokerClient connect(Path socket) throws IOException {
+    return builder(socket).connect();
+  }
+
+  /** A builder for a client of the broker at {@code socket}. */
+  public static Builder builder(Path socket) {
+    return new Builder(socket);
+  }
+
+  /** Asks the broker who it is; also a cheap check that it is up. */
+  public BrokerInfo ping() throws IOException {
+    Reply reply = call(null, null);
+    if (reply instanceof Reply.Pong) {
+      Reply.Pong pong = (Reply.Pong) reply;
+      chunkSize = Math.max(1, Math.min(pong.maxPaths(), BrokerConnection.MAX_DESCRIPTORS_PER_REPLY));
+      return new BrokerInfo(pong.brokerVersion(), pong.protocolVersion(), pong.maxPaths());
+    }
+    throw refusal(reply);
+  }
+
+  /** Opens one file through the broker. */
+  public BrokeredFile open(String path) throws IOException {
+    Objects.requireNonNull(path, "path");
+    try (OpenBatch batch = openAll(List.of(path))) {
+      return batch.take(0);
+    }
+  }
+
+  /** Opens one file through the broker. The path must be absolute; it is not normalized. */
+  public BrokeredFile open(Path path) throws IOException {
+    return open(path.toString());
+  }
+
+  /**
+   * Opens several files. Each gets its own {@link OpenResult}, in the order given; one refusal does
+   * not affect the others. A batch larger than one request may carry (the broker's limit, and at
+   * most 60 for junixsocket) is split into several requests.
+   *
+   * @throws IOException the broker could not be asked (nothing stays open in that case)
+   */
+  public OpenBatch openAll(Collection<String> paths) throws IOException {
+    List<String> all = List.copyOf(paths);
+    if (all.isEmpty()) {
+      throw new IllegalArgumentException("no paths to open");
+    }
+    if (all.size() > 1 && chunkSize == 0) {
+      ping();
+    }
+    int step = Math.max(1, chunkSize);
+    List<OpenResult> results = new ArrayList<>(all.size());
+    try {
+      for (int from = 0; from < all.size(); from += step) {
+        List<String> chunk = all.subList(from, Math.min(all.size(), from + step));
+        List<BrokeredFile> files = new ArrayList<>();
+        Reply reply = call(chunk, files);
+        if (!(reply instanceof Reply.Opened)) {
+          throw refusal(reply);
+        }
+        Reply.Opened opened = (Reply.Opened) reply;
+        if (opened.files().size() != chunk.size()) {
+          for (BrokeredFile f : files) {
+            f.close();
+          }
+          throw new MalformedReplyException(
+              "asked for " + chunk.size() + " paths, got " + opened.files().size() + " results");
+        }
+        int granted = 0;
+        for (FileResult r : opened.files()) {
+          if (r instanceof FileResult.Granted) {
+            results.add(new OpenResult.Granted(files.get(granted++)));
+          } else {
+            FileResult.Refused refused = (FileResult.Refused) r;
+            results.add(new OpenResult.Refused(refused.path(), refused.error(), refused.message()));
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      new OpenBatch(results).close();
+      throw e;
+    }
+    return new OpenBatch(results);
+  }
+
+  /** Opens several files; see {@link #openAll(Collection)}. */
+  public OpenBatch openAll(String... paths) throws IOException {
+    return openAll(List.of(paths));
+  }
+
+  private Reply call(List<String> paths, List<BrokeredFile> filesOut) throws IOException {
+    acquirePermit();
+    try {
+      BrokerConnection conn = pollIdle();
+      boolean reused = conn != null;
+      if (conn == null) {
+        conn = newConnection();
+      }
+      try {
+        Reply reply = send(conn, paths, filesOut);
+        offerIdle(conn);
+        return reply;
+      } catch (SocketTimeoutException e) {
+        conn.close();
+        throw new SocketTimeoutException("fdbroker at " + socket + " did not answer within "
+            + requestTimeoutMillis + " ms");
+      } catch (IOException e) {
+        conn.close();
+        if (!reused || e instanceof BrokerRefusedException) {
+          throw e;
+        }
+      }
+      // The pooled connection had gone stale (broker idle timeout or restart): one fresh try.
+      conn = newConnection();
+      try {
+        Reply reply = send(conn, paths, filesOut);
+        offerIdle(conn);
+        return reply;
+      } catch (IOException e) {
+        conn.close();
+        throw e;
+      }
+    } finally {
+      permits.release();
+    }
+  }
+
+  private static Reply send(BrokerConnection conn, List<String> paths, List<BrokeredFile> filesOut)
+      throws IOException {
+    Reply reply = paths == null ? conn.ping() : conn.open(paths, filesOut);
+    if (reply instanceof Reply.Failed) {
+      throw refusal(reply);
+    }
+    return reply;
+  }
+
+  private static BrokerRefusedException refusal(Reply reply) {
+    if (reply instanceof Reply.Failed) {
+      Reply.Failed failed = (Reply.Failed) reply;
+      return new BrokerRefusedException(failed.error(), failed.message());
+    }
+    return new BrokerRefusedException(ErrorCode.IO_ERROR, "unexpected reply " + reply);
+  }
+
+  private void acquirePermit() throws IOException {
+    try {
+      if (!permits.tryAcquire(requestTimeoutMillis, TimeUnit.MILLISECONDS)) {
+        throw new SocketTimeoutException("all connections to fdbroker stayed busy for "
+            + requestTimeoutMillis + " ms");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while waiting for a connection");
+    }
+  }
+
+  private BrokerConnection newConnection() throws IOException {
+    synchronized (idle) {
+      if (closed) {
+        throw new IOException("client is closed");
+      }
+    }
+    try {
+      return BrokerConnection.open(socket, connectTimeoutMillis, requestTimeoutMillis);
+    } catch (SocketTimeoutException e) {
+      throw new SocketTimeoutException("could not connect to fdbroker at " + socket + " within "
+          + connectTimeoutMillis + " ms");
+    } catch (IOException e) {
+      throw new BrokerUnavailableException(socket, e);
+    }
+  }
+
+  private BrokerConnection pollIdle() {
+    synchronized (idle) {
+      return idle.pollFirst();
+    }
+  }
+
+  private void offerIdle(BrokerConnection conn) throws IOException {
+    synchronized (idle) {
+      if (!closed) {
+        idle.offerFirst(conn);
+        return;
+      }
+    }
+    conn.close();
+  }
+
+  /** Closes the pooled connections. Files already opened stay open. */
+  @Override
+  public void close() throws IOException {
+    List<BrokerConnection> toClose;
+    synchronized (idle) {
+      closed = true;
+      toClose = new ArrayList<>(idle);
+      idle.clear();
+    }
+    for (BrokerConnection c : toClose) {
+      c.close();
+    }
+  }
+
+  private static int toMillis(Duration d) {
+    long ms = d.toMillis();
+    if (ms <= 0 || ms > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("timeout out of range: " + d);
+    }
+    return (int) ms;
+  }
+
+  /** Settings for a {@link FdBrokerClient}. */
+  public static final class Builder {
+    private final Path socket;
+    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration requestTimeout = Duration.ofSeconds(30);
+    private int maxConnections = 4;
+
+    private Builder(Path socket) {
+      this.socket = Objects.requireNonNull(socket, "socket");
+    }
+
+    /** How long to wait for a connection to be accepted. Default 5 s. */
+    public Builder connectTimeout(Duration timeout) {
+      toMillis(timeout);
+      this.connectTimeout = timeout;
+      return this;
+    }
+
+    /** How long to wait for a reply (and for a free connection). Default 30 s. */
+    public Builder requestTimeout(Duration timeout) {
+      toMillis(timeout);
+      this.requestTimeout = timeout;
+      return this;
+    }
+
+    /** How many requests may be in flight at once; more callers wait. Default 4. */
+    public Builder maxConnections(int n) {
+      if (n < 1) {
+        throw new IllegalArgumentException("maxConnections must be at least 1");
+      }
+      this.maxConnections = n;
+      return this;
+    }
+
+    /** A client that connects on first use. */
+    public FdBrokerClient build() {
+      return new FdBrokerClient(this);
+    }
+
+    /** A client that has already reached the broker once, so a wrong socket fails here. */
+    public FdBrokerClient connect() throws IOException {
+      FdBrokerClient client = build();
+      try {
+        client.ping();
+      } catch (IOException e) {
+        client.close();
+        throw e;
+      }
+      return client;
+    }
+  }
+}

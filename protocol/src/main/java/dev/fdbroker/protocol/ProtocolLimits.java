@@ -1,0 +1,21 @@
+package dev.fdbroker.protocol;
+
+/** The fixed bounds of wire protocol v1. A broker may be configured tighter, never looser. */
+public final class ProtocolLimits {
+  /** The protocol version this code speaks. */
+  public static final int PROTOCOL_VERSION = 1;
+
+  /** Largest frame payload in either direction, in bytes. */
+  public static final int MAX_FRAME_BYTES = 65536;
+
+  /** Most paths one open request may name. */
+  public static final int MAX_PATHS_PER_REQUEST = 64;
+
+  /** Longest path, in UTF-8 bytes (PATH_MAX including the terminating NUL). */
+  public static final int MAX_PATH_BYTES = 4096;
+
+  /** Length of the frame header: a 4-byte big-endian payload length. */
+  public static final int HEADER_BYTES = 4;
+
+  private ProtocolLimits() {}
+}

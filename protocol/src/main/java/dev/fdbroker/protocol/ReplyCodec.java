@@ -1,0 +1,245 @@
+package dev.fdbroker.protocol;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reply frames: encoding (broker side) and decoding (client side). */
+public final class ReplyCodec {
+  private ReplyCodec() {}
+
+  /** Encodes a reply as a complete frame, header included. The result may exceed the frame limit. */
+  public static byte[] encode(Reply reply) {
+    FrameBuffer out = new FrameBuffer(reply instanceof Reply.Opened o ? 64 + 96 * o.files().size() : 128);
+    try (JsonGenerator g = Json.FACTORY.createGenerator(out)) {
+      g.writeStartObject();
+      reply.id().write(g, "id");
+      if (reply instanceof Reply.Opened opened) {
+        g.writeBooleanField("ok", true);
+        g.writeArrayFieldStart("files");
+        for (FileResult file : opened.files()) {
+          g.writeStartObject();
+          g.writeStringField("path", wireSafe(file.path()));
+          if (file instanceof FileResult.Granted granted) {
+            g.writeBooleanField("ok", true);
+            g.writeNumberField("fd", granted.fd());
+            g.writeNumberField("size", granted.size());
+          } else {
+            FileResult.Refused refused = (FileResult.Refused) file;
+            g.writeBooleanField("ok", false);
+            g.writeStringField("error", refused.error().wireName());
+            g.writeStringField("message", wireSafe(refused.message()));
+          }
+          g.writeEndObject();
+        }
+        g.writeEndArray();
+      } else if (reply instanceof Reply.Pong pong) {
+        g.writeBooleanField("ok", true);
+        g.writeStringField("version", pong.brokerVersion());
+        g.writeNumberField("protocol", pong.protocolVersion());
+        g.writeNumberField("max_paths", pong.maxPaths());
+      } else {
+        Reply.Failed failed = (Reply.Failed) reply;
+        g.writeBooleanField("ok", false);
+        g.writeStringField("error", failed.error().wireName());
+        g.writeStringField("message", wireSafe(failed.message()));
+      }
+      g.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException("encoding to memory cannot fail", e);
+    }
+    return out.finish();
+  }
+
+  /**
+   * JSON text must be valid Unicode, so an unpaired surrogate (which a request can smuggle in as a
+   * {@code \ud800} escape, and which is refused as a bad path) is echoed as U+FFFD.
+   */
+  static String wireSafe(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+          continue;
+        }
+        return replaceUnpairedSurrogates(s);
+      }
+    }
+    return s;
+  }
+
+  private static String replaceUnpairedSurrogates(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        b.append(c).append(s.charAt(++i));
+      } else {
+        b.append(Character.isSurrogate(c) ? '\ufffd' : c);
+      }
+    }
+    return b.toString();
+  }
+
+  /**
+   * Decodes a reply.
+   *
+   * @throws MalformedReplyException the frame is not a v1 reply
+   */
+  public static Reply decode(Frame frame) throws MalformedReplyException {
+    try (JsonParser p = Json.FACTORY.createParser(frame.array(), frame.offset(), frame.length())) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new MalformedReplyException("reply is not a JSON object");
+      }
+      RequestId id = RequestId.NONE;
+      Boolean ok = null;
+      String error = null;
+      String message = null;
+      String version = null;
+      Integer protocol = null;
+      Integer maxPaths = null;
+      List<FileResult> files = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken value = p.nextToken();
+        switch (field) {
+          case "id" -> id = readId(p, value);
+          case "ok" -> ok = readBoolean(p, value, field);
+          case "error" -> error = readString(p, value, field);
+          case "message" -> message = readString(p, value, field);
+          case "version" -> version = readString(p, value, field);
+          case "protocol" -> protocol = readInt(p, value, field);
+          case "max_paths" -> maxPaths = readInt(p, value, field);
+          case "files" -> files = readFiles(p, value);
+          default -> p.skipChildren(); // newer brokers may add fields
+        }
+      }
+      if (ok == null) {
+        throw new MalformedReplyException("reply has no \"ok\"");
+      }
+      if (!ok) {
+        return new Reply.Failed(id, code(error), message == null ? "" : message);
+      }
+      if (files != null) {
+        return new Reply.Opened(id, files);
+      }
+      if (version != null && protocol != null) {
+        int limit = maxPaths == null ? ProtocolLimits.MAX_PATHS_PER_REQUEST : maxPaths;
+        if (limit < 1 || limit > ProtocolLimits.MAX_PATHS_PER_REQUEST) {
+          throw new MalformedReplyException("\"max_paths\" out of range: " + limit);
+        }
+        return new Reply.Pong(id, version, protocol, limit);
+      }
+      throw new MalformedReplyException("reply has neither \"files\" nor \"version\"");
+    } catch (JsonProcessingException e) {
+      throw new MalformedReplyException("malformed JSON in reply: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw new MalformedReplyException("malformed reply: " + e.getMessage());
+    }
+  }
+
+  private static List<FileResult> readFiles(JsonParser p, JsonToken value) throws IOException {
+    if (value != JsonToken.START_ARRAY) {
+      throw new MalformedReplyException("\"files\" is not an array");
+    }
+    List<FileResult> files = new ArrayList<>();
+    while (p.nextToken() == JsonToken.START_OBJECT) {
+      String path = null;
+      Boolean ok = null;
+      Integer fd = null;
+      long size = -1;
+      String error = null;
+      String message = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken v = p.nextToken();
+        switch (field) {
+          case "path" -> path = readString(p, v, field);
+          case "ok" -> ok = readBoolean(p, v, field);
+          case "fd" -> fd = readInt(p, v, field);
+          case "size" -> size = readLong(p, v, field);
+          case "error" -> error = readString(p, v, field);
+          case "message" -> message = readString(p, v, field);
+          default -> p.skipChildren();
+        }
+      }
+      if (path == null || ok == null) {
+        throw new MalformedReplyException("a file result lacks \"path\" or \"ok\"");
+      }
+      if (ok) {
+        if (fd == null || fd < 0 || size < 0) {
+          throw new MalformedReplyException("a granted file lacks a valid \"fd\" or \"size\"");
+        }
+        files.add(new FileResult.Granted(path, fd, size));
+      } else {
+        files.add(new FileResult.Refused(path, code(error), message == null ? "" : message));
+      }
+    }
+    if (p.currentToken() != JsonToken.END_ARRAY) {
+      throw new MalformedReplyException("\"files\" holds something other than objects");
+    }
+    return files;
+  }
+
+  private static ErrorCode code(String error) throws MalformedReplyException {
+    ErrorCode code = error == null ? null : ErrorCode.fromWireName(error);
+    if (code == null) {
+      // An unknown code from a newer broker is still a failure; io_error is the honest catch-all.
+      if (error == null) {
+        throw new MalformedReplyException("a failure without an \"error\" code");
+      }
+      return ErrorCode.IO_ERROR;
+    }
+    return code;
+  }
+
+  private static RequestId readId(JsonParser p, JsonToken value) throws IOException {
+    return switch (value) {
+      case VALUE_STRING -> RequestId.ofString(p.getText());
+      case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> RequestId.ofParsedNumber(p.getText());
+      case VALUE_TRUE -> RequestId.ofBoolean(true);
+      case VALUE_FALSE -> RequestId.ofBoolean(false);
+      case VALUE_NULL -> RequestId.NONE;
+      default -> throw new MalformedReplyException("\"id\" is not a scalar");
+    };
+  }
+
+  private static String readString(JsonParser p, JsonToken v, String field) throws IOException {
+    if (v != JsonToken.VALUE_STRING) {
+      throw new MalformedReplyException(quoteField(field) + " is not a string");
+    }
+    return p.getText();
+  }
+
+  private static boolean readBoolean(JsonParser p, JsonToken v, String field) throws IOException {
+    if (v != JsonToken.VALUE_TRUE && v != JsonToken.VALUE_FALSE) {
+      throw new MalformedReplyException(quoteField(field) + " is not a boolean");
+    }
+    return v == JsonToken.VALUE_TRUE;
+  }
+
+  private static int readInt(JsonParser p, JsonToken v, String field) throws IOException {
+    if (v != JsonToken.VALUE_NUMBER_INT || !p.getNumberType().equals(JsonParser.NumberType.INT)) {
+      throw new MalformedReplyException(quoteField(field) + " is not an integer");
+    }
+    return p.getIntValue();
+  }
+
+  private static long readLong(JsonParser p, JsonToken v, String field) throws IOException {
+    if (v != JsonToken.VALUE_NUMBER_INT
+        || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+      throw new MalformedReplyException(quoteField(field) + " is not an integer");
+    }
+    return p.getLongValue();
+  }
+
+  private static String quoteField(String field) {
+    return '"' + field + '"';
+  }
+}

@@ -1,0 +1,129 @@
+package dev.fdbroker.protocol;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class RequestCodecTest {
+
+  static Request decode(String json) throws BadRequestException {
+    return decode(json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  static Request decode(byte[] json) throws BadRequestException {
+    return RequestCodec.decode(new Frame(json, 0, json.length), 64);
+  }
+
+  static BadRequestException bad(String json) {
+    return assertThrows(BadRequestException.class, () -> decode(json));
+  }
+
+  @Test
+  void decodesOpenAndPing() throws Exception {
+    Request open = decode("{\"id\": 7, \"op\": \"open\", \"paths\": [\"/a\", \"/b c\"]}");
+    assertEquals(new Request.Open(RequestId.ofNumber(7), List.of("/a", "/b c")), open);
+    Request ping = decode("{\"op\":\"ping\",\"id\":\"x\"}");
+    assertEquals(new Request.Ping(RequestId.ofString("x")), ping);
+    assertEquals(RequestId.NONE, decode("{\"op\":\"ping\"}").id());
+  }
+
+  @Test
+  void echoesNumericIdsExactly() throws Exception {
+    String big = "123456789012345678901234567890";
+    assertEquals(big, decode("{\"id\":" + big + ",\"op\":\"ping\"}").id().text());
+    assertEquals("1.50e3", decode("{\"id\":1.50e3,\"op\":\"ping\"}").id().text());
+    byte[] reply = ReplyCodec.encode(new Reply.Pong(decode("{\"id\":" + big + ",\"op\":\"ping\"}").id(), "v", 1, 64));
+    assertTrue(new String(reply, 4, reply.length - 4, StandardCharsets.UTF_8).contains("\"id\":" + big + ","));
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      "[1,2]                                          | request must be a JSON object",
+      "`\"open\"`                                     | request must be a JSON object",
+      "{}                                             | missing \"op\"",
+      "{\"op\":1}                                     | \"op\" must be a string",
+      "{\"op\":\"unlink\",\"paths\":[\"/a\"]}         | unknown op \"unlink\" (expected \"open\" or \"ping\")",
+      "{\"op\":\"open\"}                              | \"open\" needs \"paths\"",
+      "{\"op\":\"open\",\"paths\":[]}                 | \"paths\" must name at least one path",
+      "{\"op\":\"open\",\"paths\":\"/a\"}             | \"paths\" must be an array of strings",
+      "{\"op\":\"open\",\"paths\":[\"/a\",3]}         | \"paths\" must be an array of strings",
+      "{\"op\":\"open\",\"paths\":[[\"/a\"]]}         | \"paths\" must be an array of strings",
+      "{\"op\":\"open\",\"paths\":[null]}             | \"paths\" must be an array of strings",
+      "{\"op\":\"ping\",\"paths\":[\"/a\"]}           | \"ping\" takes no \"paths\"",
+      "{\"op\":\"ping\",\"id\":{\"a\":1}}             | \"id\" must be a JSON scalar",
+      "{\"op\":\"ping\",\"id\":[1]}                   | \"id\" must be a JSON scalar",
+      "{\"op\":\"ping\",\"uid\":0}                    | unknown field \"uid\"",
+      "{\"op\":\"ping\"} {}                           | trailing data after the request object",
+  })
+  void refusesMalformedRequestsWithClearMessages(String json, String message) {
+    assertEquals(message, bad(json).getMessage());
+  }
+
+  @Test
+  void refusesBrokenJson() {
+    assertTrue(bad("{\"op\":\"open\",\"paths\":[\"/a\"").getMessage().startsWith("malformed JSON: "));
+    assertTrue(bad("{\"op\":\"ping\",\"op\":\"open\"}").getMessage().contains("Duplicate field 'op'"));
+    assertTrue(bad("").getMessage().startsWith("request must be a JSON object"));
+    assertTrue(bad("{'op':'ping'}").getMessage().startsWith("malformed JSON: "));
+    assertTrue(bad("{\"op\":\"ping\",\"id\":NaN}").getMessage().startsWith("malformed JSON: "));
+    String deep = "{\"op\":\"ping\",\"x\":" + "[".repeat(100) + "]".repeat(100) + "}";
+    assertTrue(bad(deep).getMessage().startsWith("unknown field"));
+  }
+
+  @Test
+  void refusesInvalidUtf8() {
+    byte[] json = "{\"op\":\"open\",\"paths\":[\"/a_\"]}".getBytes(StandardCharsets.UTF_8);
+    json[25] = (byte) 0xc3; // a lead byte followed by '"' is not UTF-8
+    BadRequestException e = assertThrows(BadRequestException.class, () -> decode(json));
+    assertEquals("request is not valid UTF-8 (at byte 25)", e.getMessage());
+    byte[] overlong = "{\"op\":\"open\",\"paths\":[\"/__\"]}".getBytes(StandardCharsets.UTF_8);
+    overlong[25] = (byte) 0xc0; // overlong encoding of '/'
+    overlong[26] = (byte) 0xaf;
+    assertEquals("request is not valid UTF-8 (at byte 25)",
+        assertThrows(BadRequestException.class, () -> decode(overlong)).getMessage());
+    byte[] surrogate = "{\"op\":\"open\",\"paths\":[\"/___\"]}".getBytes(StandardCharsets.UTF_8);
+    surrogate[25] = (byte) 0xed; // U+D800 encoded as if it were a character (CESU-8)
+    surrogate[26] = (byte) 0xa0;
+    surrogate[27] = (byte) 0x80;
+    assertThrows(BadRequestException.class, () -> decode(surrogate));
+  }
+
+  @Test
+  void keepsTheIdWhenItWasReadBeforeTheProblem() {
+    assertEquals(RequestId.ofNumber(42), bad("{\"id\":42,\"op\":\"open\",\"paths\":[1]}").id());
+    assertEquals(RequestId.NONE, bad("{\"op\":\"open\",\"paths\":[1],\"id\":42}").id());
+  }
+
+  @Test
+  void enforcesThePathLimit() throws Exception {
+    List<String> paths = new ArrayList<>(Arrays.asList(new String[64]));
+    paths.replaceAll(x -> "/p");
+    byte[] ok = RequestCodec.encode(new Request.Open(RequestId.ofNumber(1), paths));
+    assertInstanceOf(Request.Open.class, RequestCodec.decode(new Frame(ok, 4, ok.length - 4), 64));
+    paths.add("/p");
+    byte[] tooMany = RequestCodec.encode(new Request.Open(RequestId.ofNumber(1), paths));
+    BadRequestException e = assertThrows(BadRequestException.class,
+        () -> RequestCodec.decode(new Frame(tooMany, 4, tooMany.length - 4), 64));
+    assertEquals("too many paths: at most 64 per request", e.getMessage());
+    assertThrows(BadRequestException.class,
+        () -> RequestCodec.decode(new Frame(ok, 4, ok.length - 4), 10));
+  }
+
+  @Test
+  void encodeThenDecodeRoundTrips() throws Exception {
+    Request r = new Request.Open(RequestId.ofString("é\"\\"), List.of("/x/\u00e9", "/\uD83D\uDE00", "/a\u0001b"));
+    byte[] frame = RequestCodec.encode(r);
+    int n = ((frame[0] & 0xff) << 24) | ((frame[1] & 0xff) << 16) | ((frame[2] & 0xff) << 8) | (frame[3] & 0xff);
+    assertEquals(frame.length - 4, n);
+    assertEquals(r, RequestCodec.decode(new Frame(frame, 4, n), 64));
+  }
+}
