@@ -1,0 +1,134 @@
+package dev.fdbroker.broker.cli;
+
+import dev.fdbroker.broker.policy.Caller;
+import dev.fdbroker.broker.policy.ConfigException;
+import dev.fdbroker.broker.policy.Decision;
+import dev.fdbroker.broker.policy.Policy;
+import dev.fdbroker.broker.policy.Rule;
+import dev.fdbroker.broker.posix.Posix;
+import dev.fdbroker.broker.posix.PosixException;
+import dev.fdbroker.protocol.PathSyntax;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code fdbroker explain}: says, for a caller and some paths, what the policy decides and which
+ * rule decided. It reads no file but the policy, exactly like the broker's decision step.
+ */
+@Command(
+    name = "explain",
+    mixinStandardHelpOptions = true,
+    description = {"Shows, for each PATH, whether the policy allows the caller to open it and which rule decided.",
+        "Exit 0 if every path is allowed, 1 if any is denied or malformed, 2 on a usage or config error."})
+final class ExplainCommand implements Callable<Integer> {
+
+  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The policy file.")
+  Path config;
+
+  @Option(names = "--uid", required = true, paramLabel = "UID", description = "The caller's uid (or user name).")
+  String uid;
+
+  @Option(names = "--gid", paramLabel = "GID",
+      description = "The caller's primary gid (or group name). Default: the user's primary group.")
+  String gid;
+
+  @Parameters(arity = "1..*", paramLabel = "PATH", description = "Absolute paths, as a worker would request them.")
+  List<String> paths;
+
+  @Override
+  public Integer call() {
+    PrintStream out = System.out;
+    Policy policy;
+    Caller caller;
+    try {
+      policy = Policy.load(config);
+      caller = caller();
+    } catch (ConfigException | IllegalArgumentException | PosixException e) {
+      System.err.println(e.getMessage());
+      return Main.EXIT_USAGE;
+    }
+    out.println("caller: uid " + caller.uid() + userName(caller.uid()) + ", gid " + caller.gid() + groupName(caller.gid()));
+    List<String> applying = policy.rules().stream().filter(r -> r.appliesTo(caller)).map(Rule::name).toList();
+    out.println(applying.isEmpty() ? "no rule applies to this caller"
+        : "rules that apply: " + String.join(", ", applying));
+    boolean allAllowed = true;
+    for (String path : paths) {
+      String problem = PathSyntax.problem(path);
+      if (problem != null) {
+        out.println("bad    " + path);
+        out.println("       the broker answers bad_request: " + problem);
+        allAllowed = false;
+        continue;
+      }
+      Decision d = policy.decide(caller, path);
+      switch (d) {
+        case Decision.Allowed a -> {
+          out.println("allow  " + path);
+          out.println("       " + ruleRef(a.rule()) + " allows it with pattern " + a.pattern());
+        }
+        case Decision.Denied dn -> {
+          out.println("deny   " + path);
+          out.println("       " + ruleRef(dn.rule()) + " denies it with pattern " + dn.pattern()
+              + " (a deny beats every allow)");
+        }
+        case Decision.NoRuleAllows n -> {
+          out.println("deny   " + path);
+          out.println("       no rule that applies to this caller allows it (default deny)");
+        }
+      }
+      allAllowed &= d.allowed();
+    }
+    return allAllowed ? 0 : 1;
+  }
+
+  private String ruleRef(Rule rule) {
+    return "rule \"" + rule.name() + "\" (" + config + ":" + rule.location() + ")";
+  }
+
+  private Caller caller() throws PosixException {
+    long u;
+    Optional<Posix.PasswdEntry> entry;
+    if (isNumber(uid)) {
+      u = Long.parseLong(uid);
+      entry = Posix.userById(u);
+    } else {
+      entry = Posix.userByName(uid);
+      u = entry.orElseThrow(() -> new IllegalArgumentException("unknown user \"" + uid + "\"")).uid();
+    }
+    long g;
+    if (gid != null) {
+      g = isNumber(gid) ? Long.parseLong(gid)
+          : Posix.groupByName(gid).orElseThrow(() -> new IllegalArgumentException("unknown group \"" + gid + "\"")).gid();
+    } else {
+      g = entry.orElseThrow(() -> new IllegalArgumentException(
+          "uid " + uid + " has no user database entry to take a primary group from; give --gid")).gid();
+    }
+    return new Caller(u, g, 0);
+  }
+
+  private static boolean isNumber(String s) {
+    return !s.isEmpty() && s.length() <= 10 && s.chars().allMatch(Character::isDigit);
+  }
+
+  private static String userName(long uid) {
+    try {
+      return Posix.userById(uid).map(e -> " (" + e.name() + ")").orElse("");
+    } catch (PosixException e) {
+      return "";
+    }
+  }
+
+  private static String groupName(long gid) {
+    try {
+      return Posix.groupById(gid).map(e -> " (" + e.name() + ")").orElse("");
+    } catch (PosixException e) {
+      return "";
+    }
+  }
+}

@@ -1,0 +1,69 @@
+package dev.fdbroker.broker.opener;
+
+import dev.fdbroker.broker.posix.Errno;
+import dev.fdbroker.broker.posix.FileStat;
+import dev.fdbroker.broker.posix.Posix;
+import dev.fdbroker.broker.posix.PosixException;
+
+/**
+ * Opens by walking the path one component at a time from "/", each step relative to the directory
+ * descriptor of the step before, for kernels without openat2.
+ */
+final class WalkingOpener extends SecureOpener {
+
+  private static final int DIR_FLAGS = Posix.O_PATH | Posix.O_CLOEXEC | Posix.O_NOFOLLOW;
+
+  @Override
+  public String name() {
+    return "walk";
+  }
+
+  /**
+   * No symlinks: every intermediate component is opened with O_PATH|O_NOFOLLOW (which opens a
+   * link itself rather than its target) and must then be a directory; the last is opened with
+   * O_NOFOLLOW, which fails with ELOOP on a link. Holding each directory open means renaming or
+   * swapping a component later cannot redirect the walk.
+   */
+  @Override
+  int openNoFollow(String path) {
+    int dir = Posix.openat(Posix.AT_FDCWD, "/", DIR_FLAGS | Posix.O_DIRECTORY);
+    if (dir < 0) {
+      return dir;
+    }
+    try {
+      int start = 1;
+      while (true) {
+        int slash = path.indexOf('/', start);
+        if (slash < 0) {
+          String last = start == path.length() ? "." : path.substring(start); // "." only for "/" itself
+          return Posix.openat(dir, last, OPEN_FLAGS | Posix.O_NOFOLLOW);
+        }
+        int next = Posix.openat(dir, path.substring(start, slash), DIR_FLAGS);
+        if (next < 0) {
+          return next;
+        }
+        Posix.close(dir);
+        dir = next;
+        int problem = directoryProblem(dir);
+        if (problem != 0) {
+          return -problem;
+        }
+        start = slash + 1;
+      }
+    } finally {
+      Posix.close(dir);
+    }
+  }
+
+  private static int directoryProblem(int fd) {
+    try {
+      FileStat stat = Posix.fstat(fd);
+      if (stat.isSymlink()) {
+        return Errno.ELOOP;
+      }
+      return stat.isDirectory() ? 0 : Errno.ENOTDIR;
+    } catch (PosixException e) {
+      return e.errno();
+    }
+  }
+}

@@ -1,0 +1,20 @@
+package dev.fdbroker.broker.policy;
+
+import dev.fdbroker.protocol.ProtocolLimits;
+import java.time.Duration;
+
+/**
+ * Resource limits, set under {@code limits:} in the policy file.
+ *
+ * @param maxConnections connections served at once; one more is answered {@code busy} and closed
+ * @param maxPathsPerRequest paths one open request may name (at most 64, the protocol's bound)
+ * @param idleTimeout how long a connection may sit between requests before the broker closes it
+ * @param requestTimeout how long a client may take to send one whole frame once it has begun, and
+ *     to take one reply; a slower client is cut off
+ */
+public record Limits(int maxConnections, int maxPathsPerRequest, Duration idleTimeout,
+    Duration requestTimeout) {
+
+  public static final Limits DEFAULTS = new Limits(1024, ProtocolLimits.MAX_PATHS_PER_REQUEST,
+      Duration.ofSeconds(300), Duration.ofSeconds(10));
+}

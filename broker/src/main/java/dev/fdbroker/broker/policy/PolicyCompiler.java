@@ -1,0 +1,256 @@
+package dev.fdbroker.broker.policy;
+
+import dev.fdbroker.broker.policy.ConfigNode.Entry;
+import dev.fdbroker.broker.policy.ConfigNode.Kind;
+import dev.fdbroker.broker.policy.ConfigNode.ListNode;
+import dev.fdbroker.broker.policy.ConfigNode.MapNode;
+import dev.fdbroker.broker.policy.ConfigNode.ScalarNode;
+import dev.fdbroker.broker.posix.Posix;
+import dev.fdbroker.broker.posix.PosixException;
+import dev.fdbroker.protocol.ProtocolLimits;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+/**
+ * Turns a config tree into a {@link Policy}, or fails on the first problem with a message naming
+ * file, line, column and field. User and group names are resolved here, once, through the system's
+ * user database; the running broker only compares numbers.
+ */
+final class PolicyCompiler {
+  private static final Set<String> TOP_KEYS = Set.of("rules", "limits");
+  private static final Set<String> RULE_KEYS = Set.of("name", "users", "groups", "allow", "deny");
+  private static final Set<String> LIMIT_KEYS =
+      Set.of("max_connections", "max_paths_per_request", "idle_timeout_seconds", "request_timeout_seconds");
+  /** Rule names appear in logs and metric labels: keep them short and plain. */
+  private static final Pattern RULE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+  private static final long MAX_ID = 0xfffffffeL; // (uid_t) -1 means "no user"
+
+  private final String file;
+
+  PolicyCompiler(String file) {
+    this.file = file;
+  }
+
+  Policy compile(ConfigNode root) throws ConfigException {
+    MapNode top = map(root, "");
+    checkKeys(top, "", TOP_KEYS);
+    Entry rulesEntry = top.entries().get("rules");
+    if (rulesEntry == null) {
+      throw new ConfigException(file, root.location(), "",
+          "missing \"rules\" (write \"rules: []\" for a policy that denies everything)");
+    }
+    ListNode ruleList = list(rulesEntry.value(), "rules");
+    List<Rule> rules = new ArrayList<>();
+    Map<String, Rule> byName = new HashMap<>();
+    for (ConfigNode node : ruleList.items()) {
+      String field = "rules[" + rules.size() + "]";
+      Rule rule = rule(node, field, rules.size());
+      Rule earlier = byName.putIfAbsent(rule.name(), rule);
+      if (earlier != null) {
+        throw new ConfigException(file, ((MapNode) node).entries().get("name").value().location(),
+            field + ".name", "duplicate rule name \"" + rule.name() + "\" (first at line "
+                + earlier.location().line() + ")");
+      }
+      rules.add(rule);
+    }
+    Entry limitsEntry = top.entries().get("limits");
+    Limits limits = limitsEntry == null ? Limits.DEFAULTS : limits(limitsEntry.value());
+    return new Policy(file, rules, limits);
+  }
+
+  private Rule rule(ConfigNode node, String field, int index) throws ConfigException {
+    MapNode m = map(node, field);
+    checkKeys(m, field, RULE_KEYS);
+    Entry nameEntry = m.entries().get("name");
+    if (nameEntry == null) {
+      throw new ConfigException(file, m.location(), field, "a rule needs a \"name\"");
+    }
+    String name = string(nameEntry.value(), field + ".name");
+    if (!RULE_NAME.matcher(name).matches()) {
+      throw new ConfigException(file, nameEntry.value().location(), field + ".name",
+          "rule names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+    boolean everyone = false;
+    TreeSet<Long> uids = new TreeSet<>();
+    Entry usersEntry = m.entries().get("users");
+    if (usersEntry != null) {
+      List<ConfigNode> items = list(usersEntry.value(), field + ".users").items();
+      for (int i = 0; i < items.size(); i++) {
+        String f = field + ".users[" + i + "]";
+        ScalarNode s = scalar(items.get(i), f);
+        if (s.kind() == Kind.STRING && s.text().equals("*")) {
+          everyone = true;
+        } else {
+          uids.add(id(s, f, true));
+        }
+      }
+    }
+    TreeSet<Long> gids = new TreeSet<>();
+    Entry groupsEntry = m.entries().get("groups");
+    if (groupsEntry != null) {
+      List<ConfigNode> items = list(groupsEntry.value(), field + ".groups").items();
+      for (int i = 0; i < items.size(); i++) {
+        String f = field + ".groups[" + i + "]";
+        gids.add(id(scalar(items.get(i), f), f, false));
+      }
+    }
+    if (!everyone && uids.isEmpty() && gids.isEmpty()) {
+      throw new ConfigException(file, m.location(), field,
+          "rule \"" + name + "\" applies to no one: list \"users\" or \"groups\" (\"*\" in users means every caller)");
+    }
+    List<PathPattern> allow = patterns(m.entries().get("allow"), field + ".allow");
+    List<PathPattern> deny = patterns(m.entries().get("deny"), field + ".deny");
+    if (allow.isEmpty() && deny.isEmpty()) {
+      throw new ConfigException(file, m.location(), field,
+          "rule \"" + name + "\" has no \"allow\" or \"deny\" patterns");
+    }
+    return new Rule(index, name, m.location(), everyone, toArray(uids), toArray(gids), allow, deny);
+  }
+
+  /** A uid or gid: a number, a string of digits, or a name looked up in the user database. */
+  private long id(ScalarNode s, String field, boolean user) throws ConfigException {
+    String what = user ? "user" : "group";
+    String text = s.text();
+    if (s.kind() == Kind.INTEGER || (s.kind() == Kind.STRING && !text.isEmpty() && text.chars().allMatch(Character::isDigit))) {
+      try {
+        long v = Long.parseLong(text);
+        if (v >= 0 && v <= MAX_ID) {
+          return v;
+        }
+      } catch (NumberFormatException e) {
+        // too many digits: out of range below
+      }
+      throw new ConfigException(file, s.location(), field, what + " id " + text + " is out of range (0-" + MAX_ID + ")");
+    }
+    if (s.kind() != Kind.STRING || text.isEmpty()) {
+      throw new ConfigException(file, s.location(), field,
+          "expected a " + what + " name or numeric id, found " + ConfigNode.describe(s));
+    }
+    try {
+      Optional<Long> found = user
+          ? Posix.userByName(text).map(Posix.PasswdEntry::uid)
+          : Posix.groupByName(text).map(Posix.GroupEntry::gid);
+      return found.orElseThrow(() -> new ConfigException(file, s.location(), field,
+          "unknown " + what + " \"" + text + "\""));
+    } catch (PosixException e) {
+      throw new ConfigException(file, s.location(), field,
+          "could not look up " + what + " \"" + text + "\": " + e.getMessage());
+    }
+  }
+
+  private List<PathPattern> patterns(Entry entry, String field) throws ConfigException {
+    if (entry == null) {
+      return List.of();
+    }
+    List<ConfigNode> items = list(entry.value(), field).items();
+    List<PathPattern> out = new ArrayList<>(items.size());
+    for (int i = 0; i < items.size(); i++) {
+      String f = field + "[" + i + "]";
+      ConfigNode item = items.get(i);
+      try {
+        out.add(PathPattern.compile(string(item, f)));
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(file, item.location(), f, e.getMessage());
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private Limits limits(ConfigNode node) throws ConfigException {
+    MapNode m = map(node, "limits");
+    checkKeys(m, "limits", LIMIT_KEYS);
+    Limits d = Limits.DEFAULTS;
+    return new Limits(
+        integer(m, "max_connections", 1, 1_000_000, d.maxConnections()),
+        integer(m, "max_paths_per_request", 1, ProtocolLimits.MAX_PATHS_PER_REQUEST, d.maxPathsPerRequest()),
+        seconds(m, "idle_timeout_seconds", 86_400, d.idleTimeout()),
+        seconds(m, "request_timeout_seconds", 3_600, d.requestTimeout()));
+  }
+
+  private int integer(MapNode m, String key, int min, int max, int dflt) throws ConfigException {
+    Entry e = m.entries().get(key);
+    if (e == null) {
+      return dflt;
+    }
+    String field = "limits." + key;
+    ScalarNode s = scalar(e.value(), field);
+    if (s.kind() == Kind.INTEGER) {
+      try {
+        long v = Long.parseLong(s.text());
+        if (v >= min && v <= max) {
+          return (int) v;
+        }
+      } catch (NumberFormatException ignored) {
+        // out of range below
+      }
+    }
+    throw new ConfigException(file, s.location(), field,
+        "expected a whole number from " + min + " to " + max + ", found " + ConfigNode.describe(s));
+  }
+
+  private Duration seconds(MapNode m, String key, int maxSeconds, Duration dflt) throws ConfigException {
+    Entry e = m.entries().get(key);
+    if (e == null) {
+      return dflt;
+    }
+    String field = "limits." + key;
+    ScalarNode s = scalar(e.value(), field);
+    if (s.kind() == Kind.INTEGER || s.kind() == Kind.DECIMAL) {
+      BigDecimal v = new BigDecimal(s.text());
+      if (v.compareTo(new BigDecimal("0.001")) >= 0 && v.compareTo(BigDecimal.valueOf(maxSeconds)) <= 0) {
+        return Duration.ofNanos(v.movePointRight(9).longValue());
+      }
+    }
+    throw new ConfigException(file, s.location(), field,
+        "expected a number of seconds from 0.001 to " + maxSeconds + ", found " + ConfigNode.describe(s));
+  }
+
+  private void checkKeys(MapNode m, String field, Set<String> allowed) throws ConfigException {
+    for (Entry e : m.entries().values()) {
+      if (!allowed.contains(e.key())) {
+        throw new ConfigException(file, e.keyLocation(), field.isEmpty() ? e.key() : field + "." + e.key(),
+            "unknown key (expected " + String.join(", ", new TreeSet<>(allowed)) + ")");
+      }
+    }
+  }
+
+  private MapNode map(ConfigNode node, String field) throws ConfigException {
+    if (node instanceof MapNode m) {
+      return m;
+    }
+    throw new ConfigException(file, node.location(), field, "expected a mapping, found " + ConfigNode.describe(node));
+  }
+
+  private ListNode list(ConfigNode node, String field) throws ConfigException {
+    if (node instanceof ListNode l) {
+      return l;
+    }
+    throw new ConfigException(file, node.location(), field, "expected a list, found " + ConfigNode.describe(node));
+  }
+
+  private ScalarNode scalar(ConfigNode node, String field) throws ConfigException {
+    if (node instanceof ScalarNode s) {
+      return s;
+    }
+    throw new ConfigException(file, node.location(), field, "expected a single value, found " + ConfigNode.describe(node));
+  }
+
+  private String string(ConfigNode node, String field) throws ConfigException {
+    if (node instanceof ScalarNode s && s.kind() == Kind.STRING) {
+      return s.text();
+    }
+    throw new ConfigException(file, node.location(), field, "expected a string, found " + ConfigNode.describe(node));
+  }
+
+  private static long[] toArray(TreeSet<Long> ids) {
+    return ids.stream().mapToLong(Long::longValue).toArray();
+  }
+}

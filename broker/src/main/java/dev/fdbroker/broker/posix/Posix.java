@@ -1,0 +1,303 @@
+package dev.fdbroker.broker.posix;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.Optional;
+
+/**
+ * The broker's only native code: the few POSIX calls Java lacks, made through the JDK's own FFM
+ * API (java.lang.foreign). jnr-posix was considered and rejected; see docs/architecture.md.
+ *
+ * <p>Calls that fail routinely (opening) return {@code -errno} like the kernel does, so that a
+ * refusal costs no exception; the rest throw {@link PosixException}. Every descriptor is opened
+ * with {@code O_CLOEXEC}, so none leaks into a child process.
+ */
+public final class Posix {
+  public static final int AT_FDCWD = -100;
+  public static final int O_RDONLY = 0;
+  public static final int O_NOCTTY = 0x100;
+  public static final int O_NONBLOCK = 0x800;
+  public static final int O_CLOEXEC = 0x80000;
+  public static final int O_PATH = 0x200000;
+  /** Differs between architectures (asm-generic vs arm64). */
+  public static final int O_DIRECTORY;
+  /** Differs between architectures (asm-generic vs arm64). */
+  public static final int O_NOFOLLOW;
+  public static final long RESOLVE_NO_MAGICLINKS = 0x02;
+  public static final long RESOLVE_NO_SYMLINKS = 0x04;
+
+  /** openat2 has the same number on every architecture (syscalls after 424 were unified). */
+  private static final long SYS_OPENAT2 = 437;
+  private static final long OPEN_HOW_SIZE = 24;
+  private static final int AT_EMPTY_PATH = 0x1000;
+  private static final int STATX_BASIC_STATS = 0x7ff;
+  private static final long STATX_SIZE = 256;
+
+  static {
+    String arch = System.getProperty("os.arch");
+    switch (arch) {
+      case "amd64", "x86_64", "riscv64" -> {
+        O_DIRECTORY = 0x10000;
+        O_NOFOLLOW = 0x20000;
+      }
+      case "aarch64" -> {
+        O_DIRECTORY = 0x4000;
+        O_NOFOLLOW = 0x8000;
+      }
+      default -> throw new ExceptionInInitializerError(
+          "fdbroker does not know the open(2) flag values of architecture " + arch);
+    }
+  }
+
+  private static final Linker LINKER = Linker.nativeLinker();
+  private static final SymbolLookup LIBC = LINKER.defaultLookup();
+  private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+  private static final VarHandle ERRNO =
+      CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+  private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+  private static final MethodHandle SYSCALL_4 = downcall("syscall",
+      FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG),
+      Linker.Option.firstVariadicArg(1), CAPTURE_ERRNO);
+  private static final MethodHandle OPENAT = downcall("openat",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+      Linker.Option.firstVariadicArg(3), CAPTURE_ERRNO);
+  private static final MethodHandle STATX = downcall("statx",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE_ERRNO);
+  private static final MethodHandle CLOSE = downcall("close",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
+  private static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  private static final MethodHandle GETPWUID_R = downcall("getpwuid_r",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  private static final MethodHandle GETGRNAM_R = downcall("getgrnam_r",
+      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  private static final MethodHandle GETGRGID_R = downcall("getgrgid_r",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+
+  // struct passwd and struct group on LP64 Linux (glibc and musl alike).
+  private static final long PASSWD_SIZE = 48;
+  private static final long PW_NAME = 0;
+  private static final long PW_UID = 16;
+  private static final long PW_GID = 20;
+  private static final long GROUP_SIZE = 32;
+  private static final long GR_NAME = 0;
+  private static final long GR_GID = 16;
+  private static final long MAX_NSS_BUFFER = 1 << 22;
+  private static final int ESRCH = 3;
+
+  private Posix() {}
+
+  private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
+    MemorySegment symbol = LIBC.find(name)
+        .orElseThrow(() -> new ExceptionInInitializerError("libc has no " + name));
+    return LINKER.downcallHandle(symbol, fd, options);
+  }
+
+  private static int errno(MemorySegment capture) {
+    return (int) ERRNO.get(capture, 0L);
+  }
+
+  private static MemorySegment cString(Arena arena, String s) {
+    if (s.indexOf('\0') >= 0) {
+      throw new IllegalArgumentException("string holds a NUL byte");
+    }
+    return arena.allocateFrom(s); // UTF-8, NUL-terminated
+  }
+
+  /**
+   * openat2(2): opens {@code path} relative to {@code dirfd} with the given open flags and resolve
+   * restrictions. Returns the new descriptor, or {@code -errno}; {@code -ENOSYS} where the kernel
+   * (or a seccomp filter) lacks openat2.
+   */
+  public static int openat2(int dirfd, String path, long flags, long resolve) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment cpath = cString(arena, path);
+      MemorySegment how = arena.allocate(OPEN_HOW_SIZE, 8);
+      how.set(JAVA_LONG, 0, flags);
+      how.set(JAVA_LONG, 8, 0L); // mode: nothing is ever created
+      how.set(JAVA_LONG, 16, resolve);
+      while (true) {
+        long r = (long) SYSCALL_4.invokeExact(capture, SYS_OPENAT2, (long) dirfd, cpath, how, OPEN_HOW_SIZE);
+        if (r >= 0) {
+          return (int) r;
+        }
+        int e = errno(capture);
+        if (e != Errno.EINTR) {
+          return -e;
+        }
+      }
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** openat(2) without O_CREAT. Returns the new descriptor, or {@code -errno}. */
+  public static int openat(int dirfd, String path, int flags) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment cpath = cString(arena, path);
+      while (true) {
+        int r = (int) OPENAT.invokeExact(capture, dirfd, cpath, flags, 0);
+        if (r >= 0) {
+          return r;
+        }
+        int e = errno(capture);
+        if (e != Errno.EINTR) {
+          return -e;
+        }
+      }
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** fstat(2), through statx(2), whose result layout is the same on every architecture. */
+  public static FileStat fstat(int fd) throws PosixException {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment empty = arena.allocate(1);
+      MemorySegment buf = arena.allocate(STATX_SIZE, 8);
+      int r = (int) STATX.invokeExact(capture, fd, empty, AT_EMPTY_PATH, STATX_BASIC_STATS, buf);
+      if (r != 0) {
+        throw new PosixException("statx", errno(capture));
+      }
+      int nlink = buf.get(JAVA_INT, 16);
+      int mode = buf.get(JAVA_SHORT, 28) & 0xffff;
+      long inode = buf.get(JAVA_LONG, 32);
+      long size = buf.get(JAVA_LONG, 40);
+      long device = ((buf.get(JAVA_INT, 136) & 0xffffffffL) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
+      return new FileStat(mode, size, inode, device, nlink);
+    } catch (PosixException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * close(2). Returns 0 or {@code -errno}. Never retried on EINTR: on Linux the descriptor is gone
+   * either way, and a retry could close a descriptor another thread just received.
+   */
+  public static int close(int fd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      int r = (int) CLOSE.invokeExact(capture, fd);
+      return r == 0 ? 0 : -errno(capture);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** A user's uid and primary gid, from the system's user database (NSS). */
+  public record PasswdEntry(String name, long uid, long gid) {}
+
+  /** Looks a user up by name; empty if there is no such user. */
+  public static Optional<PasswdEntry> userByName(String name) throws PosixException {
+    return lookupUser(name, -1);
+  }
+
+  /** Looks a user up by uid; empty if there is no such user. */
+  public static Optional<PasswdEntry> userById(long uid) throws PosixException {
+    return lookupUser(null, uid);
+  }
+
+  private static Optional<PasswdEntry> lookupUser(String name, long uid) throws PosixException {
+    for (long bufSize = 4096; ; bufSize *= 4) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment pwd = arena.allocate(PASSWD_SIZE, 8);
+        MemorySegment buf = arena.allocate(bufSize);
+        MemorySegment result = arena.allocate(ADDRESS);
+        int r = name != null
+            ? (int) GETPWNAM_R.invokeExact(cString(arena, name), pwd, buf, bufSize, result)
+            : (int) GETPWUID_R.invokeExact((int) uid, pwd, buf, bufSize, result);
+        if (r == Errno.ERANGE && bufSize < MAX_NSS_BUFFER) {
+          continue;
+        }
+        if (isNotFound(r, result)) {
+          return Optional.empty();
+        }
+        if (r != 0) {
+          throw new PosixException(name != null ? "getpwnam_r" : "getpwuid_r", r);
+        }
+        String entryName = pwd.get(ADDRESS, PW_NAME).reinterpret(Long.MAX_VALUE).getString(0);
+        return Optional.of(new PasswdEntry(entryName,
+            pwd.get(JAVA_INT, PW_UID) & 0xffffffffL, pwd.get(JAVA_INT, PW_GID) & 0xffffffffL));
+      } catch (PosixException e) {
+        throw e;
+      } catch (Throwable t) {
+        throw rethrow(t);
+      }
+    }
+  }
+
+  /** A group's name and gid, from the system's group database (NSS). */
+  public record GroupEntry(String name, long gid) {}
+
+  /** Looks a group up by name; empty if there is no such group. */
+  public static Optional<GroupEntry> groupByName(String name) throws PosixException {
+    return lookupGroup(name, -1);
+  }
+
+  /** Looks a group up by gid; empty if there is no such group. */
+  public static Optional<GroupEntry> groupById(long gid) throws PosixException {
+    return lookupGroup(null, gid);
+  }
+
+  private static Optional<GroupEntry> lookupGroup(String name, long gid) throws PosixException {
+    for (long bufSize = 4096; ; bufSize *= 4) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment grp = arena.allocate(GROUP_SIZE, 8);
+        MemorySegment buf = arena.allocate(bufSize);
+        MemorySegment result = arena.allocate(ADDRESS);
+        int r = name != null
+            ? (int) GETGRNAM_R.invokeExact(cString(arena, name), grp, buf, bufSize, result)
+            : (int) GETGRGID_R.invokeExact((int) gid, grp, buf, bufSize, result);
+        if (r == Errno.ERANGE && bufSize < MAX_NSS_BUFFER) {
+          continue;
+        }
+        if (isNotFound(r, result)) {
+          return Optional.empty();
+        }
+        if (r != 0) {
+          throw new PosixException(name != null ? "getgrnam_r" : "getgrgid_r", r);
+        }
+        String entryName = grp.get(ADDRESS, GR_NAME).reinterpret(Long.MAX_VALUE).getString(0);
+        return Optional.of(new GroupEntry(entryName, grp.get(JAVA_INT, GR_GID) & 0xffffffffL));
+      } catch (PosixException e) {
+        throw e;
+      } catch (Throwable t) {
+        throw rethrow(t);
+      }
+    }
+  }
+
+  /** NSS reports "no such entry" as 0 with a NULL result, or (some modules) ENOENT or ESRCH. */
+  private static boolean isNotFound(int r, MemorySegment result) {
+    return (r == 0 && result.get(ADDRESS, 0).equals(MemorySegment.NULL))
+        || r == Errno.ENOENT || r == ESRCH;
+  }
+
+  private static RuntimeException rethrow(Throwable t) {
+    if (t instanceof RuntimeException r) {
+      throw r;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    throw new IllegalStateException("native call failed", t);
+  }
+}

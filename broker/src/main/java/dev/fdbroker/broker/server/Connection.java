@@ -1,0 +1,147 @@
+package dev.fdbroker.broker.server;
+
+import dev.fdbroker.broker.policy.Caller;
+import dev.fdbroker.broker.policy.Limits;
+import dev.fdbroker.protocol.ErrorCode;
+import dev.fdbroker.protocol.Frame;
+import dev.fdbroker.protocol.FrameReader;
+import dev.fdbroker.protocol.FramingException;
+import dev.fdbroker.protocol.ProtocolLimits;
+import dev.fdbroker.protocol.Reply;
+import dev.fdbroker.protocol.RequestId;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.SocketTimeoutException;
+import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.FileDescriptorCast;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves one client connection on its own virtual thread: reads request frames in order, answers
+ * each, and ends on end-of-stream, a framing error, a timeout or any failure, always closing the
+ * socket. Whatever goes wrong here stays on this connection.
+ */
+final class Connection implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(Connection.class);
+  /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
+  private static final int READ_BUFFER = 1024;
+
+  private final long id;
+  private final AFUNIXSocket socket;
+  private final RequestHandler handler;
+  private final Limits limits;
+  private final Runnable onClose;
+  private final Reply refusal;
+
+  private boolean inFrame;
+  private long frameDeadline;
+
+  /**
+   * @param refusal if not null, the connection is not admitted: this reply is sent and it is closed
+   */
+  Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Reply refusal,
+      Runnable onClose) {
+    this.id = id;
+    this.socket = socket;
+    this.handler = handler;
+    this.limits = limits;
+    this.refusal = refusal;
+    this.onClose = onClose;
+  }
+
+  @Override
+  public void run() {
+    try (socket) {
+      if (refusal != null) {
+        send(Response.last(refusal));
+        return;
+      }
+      // The caller is who the kernel says: SO_PEERCRED, recorded at connect(); no request can change it.
+      AFUNIXSocketCredentials cred = socket.getPeerCredentials();
+      Caller caller = new Caller(cred.getUid(), cred.getGid(), cred.getPid());
+      log.debug("connection {} from uid {} gid {} pid {}", id, caller.uid(), caller.gid(), caller.pid());
+      serve(caller);
+    } catch (SocketTimeoutException e) {
+      log.debug("connection {} timed out ({})", id, inFrame ? "slow sender" : "idle");
+    } catch (IOException e) {
+      log.debug("connection {} ended: {}", id, e.toString());
+    } catch (RuntimeException e) {
+      log.error("connection {} failed", id, e);
+    } finally {
+      onClose.run();
+    }
+  }
+
+  private void serve(Caller caller) throws IOException {
+    socket.setSoTimeout(millis(limits.idleTimeout()));
+    FrameReader reader = new FrameReader(socket.getInputStream(), ProtocolLimits.MAX_FRAME_BYTES,
+        READ_BUFFER, this::pace);
+    while (true) {
+      Frame frame;
+      try {
+        frame = reader.next();
+      } catch (FramingException e) {
+        // Framing is lost: say why, then hang up.
+        send(Response.last(new Reply.Failed(RequestId.NONE, e.code(), e.getMessage())));
+        return;
+      }
+      if (frame == null) {
+        return;
+      }
+      try (Response response = handler.handle(caller, frame)) {
+        send(response);
+      }
+    }
+  }
+
+  /**
+   * Idle connections get the idle timeout; once a frame has begun, the whole frame must arrive
+   * within the request timeout, so a client dribbling a byte at a time is cut off.
+   */
+  private void pace(boolean midFrame) throws IOException {
+    if (!midFrame) {
+      if (inFrame) {
+        inFrame = false;
+        socket.setSoTimeout(millis(limits.idleTimeout()));
+      }
+      return;
+    }
+    long now = System.nanoTime();
+    if (!inFrame) {
+      inFrame = true;
+      frameDeadline = now + limits.requestTimeout().toNanos();
+    }
+    long remaining = (frameDeadline - now) / 1_000_000;
+    if (remaining <= 0) {
+      throw new SocketTimeoutException("frame not completed within " + limits.requestTimeout());
+    }
+    socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, remaining));
+  }
+
+  /** Sends the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
+  private void send(Response response) throws IOException {
+    OutputStream out = socket.getOutputStream();
+    int[] fds = response.fds();
+    if (fds.length > 0) {
+      FileDescriptor[] objs = new FileDescriptor[fds.length];
+      for (int i = 0; i < fds.length; i++) {
+        objs[i] = FileDescriptorCast.unsafeUsing(fds[i]).getFileDescriptor();
+      }
+      socket.setOutboundFileDescriptors(objs);
+    }
+    try {
+      out.write(response.frame());
+    } finally {
+      if (fds.length > 0) {
+        socket.setOutboundFileDescriptors((FileDescriptor[]) null);
+      }
+    }
+  }
+
+  private static int millis(java.time.Duration d) {
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
+  }
+}
