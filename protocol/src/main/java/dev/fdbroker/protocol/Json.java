@@ -17,7 +17,7 @@ final class Json {
       .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
       .streamReadConstraints(StreamReadConstraints.builder()
           .maxNestingDepth(8)
-          .maxNumberLength(64)
+          .maxNumberLength(ProtocolLimits.MAX_NUMBER_CHARS)
           .maxStringLength(ProtocolLimits.MAX_FRAME_BYTES)
           .maxDocumentLength(ProtocolLimits.MAX_FRAME_BYTES)
           .build())

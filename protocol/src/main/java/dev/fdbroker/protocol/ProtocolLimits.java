@@ -14,6 +14,12 @@ public final class ProtocolLimits {
   /** Longest path, in UTF-8 bytes (PATH_MAX including the terminating NUL). */
   public static final int MAX_PATH_BYTES = 4096;
 
+  /** Longest string id; numeric ids are bounded by {@value #MAX_NUMBER_CHARS} digits. */
+  public static final int MAX_ID_CHARS = 256;
+
+  /** Longest number text accepted anywhere in a request. */
+  public static final int MAX_NUMBER_CHARS = 64;
+
   /** Length of the frame header: a 4-byte big-endian payload length. */
   public static final int HEADER_BYTES = 4;
 

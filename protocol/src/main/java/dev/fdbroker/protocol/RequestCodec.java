@@ -94,7 +94,12 @@ public final class RequestCodec {
   private static RequestId readId(JsonParser p, JsonToken value) throws IOException, BadRequestException {
     switch (value) {
       case VALUE_STRING:
-        return RequestId.ofString(p.getText());
+        String text = p.getText();
+        if (text.length() > ProtocolLimits.MAX_ID_CHARS) {
+          throw new BadRequestException(RequestId.NONE,
+              "\"id\" is longer than " + ProtocolLimits.MAX_ID_CHARS + " characters");
+        }
+        return RequestId.ofString(text);
       case VALUE_NUMBER_INT:
       case VALUE_NUMBER_FLOAT:
         return RequestId.ofParsedNumber(p.getText());

@@ -98,6 +98,14 @@ class RequestCodecTest {
   }
 
   @Test
+  void boundsTheIdSoThatEveryReplyFitsAFrame() throws Exception {
+    String ok = "i".repeat(256);
+    assertEquals(ok, decode("{\"op\":\"ping\",\"id\":\"" + ok + "\"}").id().text());
+    assertEquals("\"id\" is longer than 256 characters", bad("{\"op\":\"ping\",\"id\":\"" + ok + "i\"}").getMessage());
+    assertTrue(bad("{\"op\":\"ping\",\"id\":" + "9".repeat(65) + "}").getMessage().startsWith("malformed JSON: "));
+  }
+
+  @Test
   void keepsTheIdWhenItWasReadBeforeTheProblem() {
     assertEquals(RequestId.ofNumber(42), bad("{\"id\":42,\"op\":\"open\",\"paths\":[1]}").id());
     assertEquals(RequestId.NONE, bad("{\"op\":\"open\",\"paths\":[1],\"id\":42}").id());

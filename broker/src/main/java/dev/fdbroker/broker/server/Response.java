@@ -1,8 +1,11 @@
 package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.posix.Posix;
+import dev.fdbroker.protocol.ErrorCode;
+import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
+import dev.fdbroker.protocol.RequestId;
 
 /**
  * An encoded reply frame and the descriptors that travel with it. The broker's copies of the
@@ -12,12 +15,26 @@ record Response(byte[] frame, int[] fds, boolean closeConnection) implements Aut
   private static final int[] NONE = new int[0];
 
   static Response of(Reply reply) {
-    return new Response(ReplyCodec.encode(reply), NONE, false);
+    return new Response(encodeWithinLimit(reply), NONE, false);
   }
 
   /** A reply after which the connection is closed (framing lost, or admission refused). */
   static Response last(Reply reply) {
-    return new Response(ReplyCodec.encode(reply), NONE, true);
+    return new Response(encodeWithinLimit(reply), NONE, true);
+  }
+
+  /**
+   * Encodes a reply that carries no descriptors, or says too_large if it would not fit a frame. Ids
+   * and messages are bounded so this cannot happen; the check keeps a frame over the limit from ever
+   * reaching a client should that change.
+   */
+  private static byte[] encodeWithinLimit(Reply reply) {
+    byte[] frame = ReplyCodec.encode(reply);
+    if (frame.length - ProtocolLimits.HEADER_BYTES <= ProtocolLimits.MAX_FRAME_BYTES) {
+      return frame;
+    }
+    return ReplyCodec.encode(new Reply.Failed(RequestId.NONE, ErrorCode.TOO_LARGE,
+        "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes"));
   }
 
   @Override

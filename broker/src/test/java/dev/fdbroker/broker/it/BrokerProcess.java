@@ -1,0 +1,143 @@
+package dev.fdbroker.broker.it;
+
+import dev.fdbroker.client.FdBrokerClient;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+import java.util.stream.Stream;
+
+/** The real broker, started as its own process from the packaged jar. */
+final class BrokerProcess implements AutoCloseable {
+  private final Process process;
+  private final Path socket;
+  private final Path log;
+
+  private BrokerProcess(Process process, Path socket, Path log) {
+    this.process = process;
+    this.socket = socket;
+    this.log = log;
+  }
+
+  /**
+   * Starts {@code fdbroker serve} and waits until it answers a ping. The socket is mode 0666 so that
+   * unprivileged test users can connect; the policy decides what they get.
+   */
+  static BrokerProcess start(Path policy, Path socket, String... jvmOptions) throws Exception {
+    Path log = socket.resolveSibling(socket.getFileName() + ".log");
+    List<String> cmd = new ArrayList<>(List.of(ItSupport.java()));
+    cmd.addAll(List.of(jvmOptions));
+    cmd.addAll(List.of("-jar", ItSupport.brokerJar().toString(), "serve",
+        "--config", policy.toString(), "--socket", socket.toString(), "--socket-mode", "0666"));
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(log.toFile());
+    pb.environment().put("FDBROKER_LOG_LEVEL", "DEBUG");
+    Process p = pb.start();
+    BrokerProcess broker = new BrokerProcess(p, socket, log);
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (true) {
+      if (!p.isAlive()) {
+        throw new IllegalStateException("broker exited with " + p.exitValue() + ":\n" + broker.log());
+      }
+      if (Files.exists(socket)) {
+        try (FdBrokerClient c = FdBrokerClient.connect(socket)) {
+          return broker;
+        } catch (IOException notYet) {
+          // bound but not accepting yet
+        }
+      }
+      if (System.nanoTime() > deadline) {
+        broker.close();
+        throw new IllegalStateException("broker did not come up within 30 s:\n" + broker.log());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  Path socket() {
+    return socket;
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  boolean isAlive() {
+    return process.isAlive();
+  }
+
+  String log() {
+    try {
+      return Files.readString(log, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** The broker's open descriptors, counted in /proc. */
+  int openDescriptors() {
+    try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
+      return (int) fds.count();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The descriptor count once it has held still for half a second (connections that just ended
+   * close asynchronously), for a baseline.
+   */
+  int quiescentDescriptors() throws InterruptedException {
+    int last = openDescriptors();
+    int steady = 0;
+    for (int i = 0; i < 100 && steady < 5; i++) {
+      Thread.sleep(100);
+      int now = openDescriptors();
+      steady = now == last ? steady + 1 : 0;
+      last = now;
+    }
+    return last;
+  }
+
+  /** The broker's threads (platform threads; virtual threads are not OS threads). */
+  int osThreads() {
+    try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid()), "task"))) {
+      return (int) tasks.count();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Waits until {@code probe} reports at most {@code expected}, for up to 10 s (connections close
+   * asynchronously); returns the last value seen.
+   */
+  static int settlesTo(IntSupplier probe, int expected) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    int v;
+    while ((v = probe.getAsInt()) > expected && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    return v;
+  }
+
+  /** Sends SIGTERM and waits for the process to end. */
+  @Override
+  public void close() {
+    process.destroy();
+    try {
+      if (!process.waitFor(15, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor();
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+  }
+}

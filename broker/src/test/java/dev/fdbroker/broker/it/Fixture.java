@@ -1,0 +1,122 @@
+package dev.fdbroker.broker.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A file tree, a policy over it, and a running broker, for one test class.
+ *
+ * <pre>
+ * ROOT/srv/allowed/secret.txt           root 0600, allowed
+ * ROOT/srv/allowed/public.txt           0644, allowed
+ * ROOT/srv/allowed/sub/deep.txt         allowed through **
+ * ROOT/srv/allowed/private/key.txt      denied by a deny pattern of the same rule
+ * ROOT/srv/allowed/link-to-outside      symlink to ROOT/outside/secret.txt
+ * ROOT/srv/allowed/linkdir              symlink to ROOT/outside (so linkdir/secret.txt crosses a link)
+ * ROOT/srv/allowed/fifo                 a FIFO nobody writes to
+ * ROOT/srv/allowed/dir/                 a directory
+ * ROOT/outside/secret.txt               root 0600, not allowed
+ * </pre>
+ */
+final class Fixture implements AutoCloseable {
+  static final String SECRET = "the broker's secret, readable by root only\n";
+  static final String OUTSIDE = "outside the allowed tree\n";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  final Path root;
+  final Path allowed;
+  final Path secret;
+  final Path outsideSecret;
+  final Path probe;
+  final Path socket;
+  final Path policy;
+  BrokerProcess broker;
+
+  private Fixture(Path root) {
+    this.root = root;
+    this.allowed = root.resolve("srv/allowed");
+    this.secret = allowed.resolve("secret.txt");
+    this.outsideSecret = root.resolve("outside/secret.txt");
+    this.probe = root.resolve("probe.py");
+    this.socket = root.resolve("run/broker.sock");
+    this.policy = root.resolve("policy.yaml");
+  }
+
+  /** Builds the tree and starts a broker; {@code limits} is YAML for the limits mapping, or "". */
+  static Fixture start(String limits, String... jvmOptions) throws Exception {
+    Fixture f = new Fixture(ItSupport.worldReadableTempDir("fdbroker-it-"));
+    try {
+      f.build(limits);
+      f.broker = BrokerProcess.start(f.policy, f.socket, jvmOptions);
+      return f;
+    } catch (Exception | Error e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  private void build(String limits) throws Exception {
+    ItSupport.write(secret, SECRET, "rw-------");
+    ItSupport.write(allowed.resolve("public.txt"), "public\n", "rw-r--r--");
+    ItSupport.write(allowed.resolve("sub/deep.txt"), "deep\n", "rw-r--r--");
+    ItSupport.write(allowed.resolve("private/key.txt"), "private key\n", "rw-r--r--");
+    ItSupport.write(outsideSecret, OUTSIDE, "rw-------");
+    Files.createSymbolicLink(allowed.resolve("link-to-outside"), outsideSecret);
+    Files.createSymbolicLink(allowed.resolve("linkdir"), outsideSecret.getParent());
+    Files.createDirectories(allowed.resolve("dir"));
+    ItSupport.mkfifo(allowed.resolve("fifo"));
+    Files.createDirectories(socket.getParent());
+    ItSupport.installProbe(root);
+    Files.writeString(policy, """
+        %s
+        rules:
+          - name: workers
+            users: [nobody, 64001]
+            groups: [12345]
+            allow:
+              - %s/**
+              - /dev/null
+              - /dev/fd/**
+              - /proc/**
+            deny:
+              - %s/private/**
+          - name: test-runner
+            users: [%d]
+            allow: ["%s/**"]
+            deny: ["%s/private/**"]
+        """.formatted(limits.isEmpty() ? "" : "limits: " + limits, allowed, allowed, ItSupport.myUid(), allowed, allowed));
+  }
+
+  /** Runs the Python probe as {@code uid}/{@code gid} with these requests; returns its report. */
+  JsonNode probe(long uid, long gid, List<?> requests, String... directPaths) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ItSupport.python(), probe.toString(), socket.toString(),
+        JSON.writeValueAsString(requests)));
+    for (String p : directPaths) {
+      cmd.add("--direct");
+      cmd.add(p);
+    }
+    ItSupport.Result r = ItSupport.run(uid == 0 ? cmd : ItSupport.asUser(uid, gid, cmd), Duration.ofSeconds(60));
+    r.assertExit(0);
+    return JSON.readTree(r.stdout());
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (broker != null) {
+      broker.close();
+    }
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
