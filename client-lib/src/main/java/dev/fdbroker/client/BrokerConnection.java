@@ -74,17 +74,7 @@ final class BrokerConnection implements Closeable {
   }
 
   private Reply exchange(Request request, List<BrokeredFile> filesOut) throws IOException {
-    try {
-      out.write(RequestCodec.encode(request));
-    } catch (IOException writeFailed) {
-      // The broker may have refused the connection (busy) and closed it before we wrote; its
-      // reason is still waiting to be read.
-      Reply early = readPendingRefusal();
-      if (early != null) {
-        return early;
-      }
-      throw writeFailed;
-    }
+    out.write(RequestCodec.encode(request));
     Frame frame = reader.next();
     FileDescriptor[] received = socket.getReceivedFileDescriptors();
     try {
@@ -103,21 +93,6 @@ final class BrokerConnection implements Closeable {
     } finally {
       closeAll(received);
     }
-  }
-
-  private Reply readPendingRefusal() {
-    try {
-      Frame frame = reader.next();
-      if (frame != null) {
-        Reply reply = ReplyCodec.decode(frame);
-        if (reply instanceof Reply.Failed) {
-          return reply;
-        }
-      }
-    } catch (IOException ignored) {
-      // Nothing readable: the write failure is the story.
-    }
-    return null;
   }
 
   private static void checkId(Request request, Reply reply) throws MalformedReplyException {

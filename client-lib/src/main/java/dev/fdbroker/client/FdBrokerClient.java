@@ -152,37 +152,40 @@ public final class FdBrokerClient implements AutoCloseable {
   private Reply call(List<String> paths, List<BrokeredFile> filesOut) throws IOException {
     acquirePermit();
     try {
-      BrokerConnection conn = pollIdle();
-      boolean reused = conn != null;
-      if (conn == null) {
-        conn = newConnection();
-      }
-      try {
-        Reply reply = send(conn, paths, filesOut);
-        offerIdle(conn);
-        return reply;
-      } catch (SocketTimeoutException e) {
-        conn.close();
-        throw new SocketTimeoutException("fdbroker at " + socket + " did not answer within "
-            + requestTimeoutMillis + " ms");
-      } catch (IOException e) {
-        conn.close();
-        if (!reused || e instanceof BrokerRefusedException) {
-          throw e;
+      BrokerConnection pooled = pollIdle();
+      if (pooled != null) {
+        try {
+          return exchange(pooled, paths, filesOut);
+        } catch (BrokerUnavailableException stale) {
+          // The pooled connection had gone stale (broker idle timeout or restart): one fresh try.
         }
       }
-      // The pooled connection had gone stale (broker idle timeout or restart): one fresh try.
-      conn = newConnection();
-      try {
-        Reply reply = send(conn, paths, filesOut);
-        offerIdle(conn);
-        return reply;
-      } catch (IOException e) {
-        conn.close();
-        throw e;
-      }
+      return exchange(newConnection(), paths, filesOut);
     } finally {
       permits.release();
+    }
+  }
+
+  /**
+   * One request on one connection. The connection goes back to the pool only after a clean
+   * exchange; after any failure it is closed, since the stream may be out of step.
+   */
+  private Reply exchange(BrokerConnection conn, List<String> paths, List<BrokeredFile> filesOut)
+      throws IOException {
+    try {
+      Reply reply = send(conn, paths, filesOut);
+      offerIdle(conn);
+      return reply;
+    } catch (SocketTimeoutException e) {
+      conn.close();
+      throw new SocketTimeoutException("fdbroker at " + socket + " did not answer within "
+          + requestTimeoutMillis + " ms");
+    } catch (BrokerRefusedException | MalformedReplyException e) {
+      conn.close();
+      throw e;
+    } catch (IOException e) {
+      conn.close();
+      throw new BrokerUnavailableException(socket, e);
     }
   }
 

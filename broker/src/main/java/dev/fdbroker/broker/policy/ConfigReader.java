@@ -44,7 +44,6 @@ final class ConfigReader {
 
   private static YAMLFactory yamlFactory() {
     LoaderOptions options = new LoaderOptions();
-    options.setAllowDuplicateKeys(false);
     options.setAllowRecursiveKeys(false);
     options.setMaxAliasesForCollections(1);
     options.setNestingDepthLimit(MAX_DEPTH);

@@ -24,7 +24,11 @@ public final class BrokerServer implements Closeable {
   private final AFUNIXServerSocket server;
   private final CurrentPolicy policy;
   private final RequestHandler handler;
+  private static final int MAX_LINGERING_REFUSALS = 64;
+  private static final int REFUSAL_LINGER_MILLIS = 500;
+
   private final AtomicInteger active = new AtomicInteger();
+  private final AtomicInteger refusing = new AtomicInteger();
   private volatile boolean closed;
   private long nextConnectionId = 1;
 
@@ -49,14 +53,19 @@ public final class BrokerServer implements Closeable {
         sleepQuietly(50);
         continue;
       }
-      Limits limits = policy.get().limits();
-      Reply refusal = null;
-      if (active.incrementAndGet() > limits.maxConnections()) {
-        refusal = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY,
-            "the broker is serving its limit of " + limits.maxConnections() + " connections; try again later");
-      }
       long id = nextConnectionId++;
-      Connection connection = new Connection(id, socket, handler, limits, refusal, active::decrementAndGet);
+      Limits limits = policy.get().limits();
+      Connection connection;
+      if (active.incrementAndGet() <= limits.maxConnections()) {
+        connection = new Connection(id, socket, handler, limits, active::decrementAndGet);
+      } else {
+        active.decrementAndGet();
+        Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY,
+            "the broker is serving its limit of " + limits.maxConnections() + " connections; try again later");
+        // Lingering lets the client read why; under a flood of refusals, stop lingering.
+        int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? REFUSAL_LINGER_MILLIS : 0;
+        connection = new Connection(id, socket, busy, linger, refusing::decrementAndGet);
+      }
       Thread.ofVirtual().name("fdbroker-conn-" + id).start(connection);
     }
   }

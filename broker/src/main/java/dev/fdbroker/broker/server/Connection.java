@@ -35,20 +35,32 @@ final class Connection implements Runnable {
   private final Limits limits;
   private final Runnable onClose;
   private final Reply refusal;
+  private final int lingerMillis;
 
   private boolean inFrame;
   private long frameDeadline;
 
+  /** A connection to serve. */
+  Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Runnable onClose) {
+    this(id, socket, handler, limits, null, 0, onClose);
+  }
+
   /**
-   * @param refusal if not null, the connection is not admitted: this reply is sent and it is closed
+   * A connection that is not admitted: {@code refusal} is sent and the connection closed, after at
+   * most {@code lingerMillis} waiting for the client's first request.
    */
-  Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Reply refusal,
-      Runnable onClose) {
+  Connection(long id, AFUNIXSocket socket, Reply refusal, int lingerMillis, Runnable onClose) {
+    this(id, socket, null, null, refusal, lingerMillis, onClose);
+  }
+
+  private Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Reply refusal,
+      int lingerMillis, Runnable onClose) {
     this.id = id;
     this.socket = socket;
     this.handler = handler;
     this.limits = limits;
     this.refusal = refusal;
+    this.lingerMillis = lingerMillis;
     this.onClose = onClose;
   }
 
@@ -56,7 +68,7 @@ final class Connection implements Runnable {
   public void run() {
     try (socket) {
       if (refusal != null) {
-        send(Response.last(refusal));
+        refuse();
         return;
       }
       // The caller is who the kernel says: SO_PEERCRED, recorded at connect(); no request can change it.
@@ -72,6 +84,26 @@ final class Connection implements Runnable {
       log.error("connection {} failed", id, e);
     } finally {
       onClose.run();
+    }
+  }
+
+  /**
+   * Answers a connection that is not admitted. A client usually writes its request right after
+   * connecting; were the socket already closed, that write would fail (EPIPE) and the client would
+   * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
+   */
+  private void refuse() throws IOException {
+    send(Response.last(refusal));
+    if (lingerMillis <= 0) {
+      return;
+    }
+    // Through the channel: java.net.Socket's own check wrongly calls an accepted junixsocket socket unconnected.
+    socket.getChannel().shutdownOutput();
+    socket.setSoTimeout(lingerMillis);
+    byte[] sink = new byte[4096];
+    long deadline = System.nanoTime() + lingerMillis * 1_000_000L;
+    while (System.nanoTime() < deadline && socket.getInputStream().read(sink) > 0) {
+      // discard: the request will not be served
     }
   }
 

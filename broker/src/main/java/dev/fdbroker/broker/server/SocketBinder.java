@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import org.newsclub.net.unix.AFUNIXServerSocket;
@@ -37,12 +38,12 @@ public final class SocketBinder {
   public static final class BoundSocket implements Closeable {
     private final AFUNIXServerSocket server;
     private final Path path;
-    private final Object fileKey;
+    private final List<Object> identity;
 
-    private BoundSocket(AFUNIXServerSocket server, Path path, Object fileKey) {
+    private BoundSocket(AFUNIXServerSocket server, Path path, List<Object> identity) {
       this.server = server;
       this.path = path;
-      this.fileKey = fileKey;
+      this.identity = identity;
     }
 
     public AFUNIXServerSocket server() {
@@ -57,14 +58,22 @@ public final class SocketBinder {
     public void close() throws IOException {
       server.close();
       try {
-        Object now = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-        if (Objects.equals(now, fileKey)) {
+        if (Objects.equals(identity(path), identity)) {
           Files.deleteIfExists(path);
         }
       } catch (IOException e) {
         // gone already, or replaced by someone else's socket: leave it
       }
     }
+  }
+
+  /**
+   * What tells this socket file from a later one at the same path: device and inode (which a file
+   * system may reuse once the file is gone), plus its birth and modification times.
+   */
+  private static List<Object> identity(Path p) throws IOException {
+    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    return List.of(String.valueOf(a.fileKey()), a.creationTime(), a.lastModifiedTime());
   }
 
   /** Parses an octal mode such as "0660". */
@@ -104,8 +113,7 @@ public final class SocketBinder {
       server.setDeleteOnClose(false);
       server.bind(AFUNIXSocketAddress.of(target), BACKLOG);
       Files.setPosixFilePermissions(target, mode);
-      Object key = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-      return new BoundSocket(server, target, key);
+      return new BoundSocket(server, target, identity(target));
     } catch (IOException | RuntimeException e) {
       server.close();
       throw e;

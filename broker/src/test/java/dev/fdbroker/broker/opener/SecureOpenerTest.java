@@ -1,0 +1,137 @@
+package dev.fdbroker.broker.opener;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fdbroker.broker.posix.Posix;
+import dev.fdbroker.protocol.ErrorCode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSocketAddress;
+
+/** Both opening strategies against real files, links, FIFOs, devices and /proc. */
+class SecureOpenerTest {
+  @TempDir
+  Path tmp;
+  Path dir;
+
+  static Stream<SecureOpener> openers() {
+    return Stream.of(new Openat2Opener(), new WalkingOpener());
+  }
+
+  @BeforeEach
+  void tree() throws Exception {
+    dir = tmp.toRealPath();
+    Files.writeString(dir.resolve("file.txt"), "hello");
+    Files.createDirectories(dir.resolve("sub"));
+    Files.writeString(dir.resolve("sub/inner.txt"), "inner");
+    Files.createSymbolicLink(dir.resolve("link.txt"), dir.resolve("file.txt"));
+    Files.createSymbolicLink(dir.resolve("linkdir"), dir.resolve("sub"));
+    Files.createSymbolicLink(dir.resolve("relative-link"), Path.of("file.txt"));
+    new ProcessBuilder("mkfifo", dir.resolve("fifo").toString()).start().waitFor();
+  }
+
+  static OpenOutcome.Refused refused(SecureOpener opener, String path) {
+    return assertInstanceOf(OpenOutcome.Refused.class, opener.open(path), path);
+  }
+
+  /** The open flags of one of our descriptors, as the kernel reports them in /proc/self/fdinfo. */
+  static int flags(int fd) throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd))) {
+      if (line.startsWith("flags:")) {
+        return Integer.parseInt(line.substring(6).trim(), 8);
+      }
+    }
+    throw new AssertionError("no flags in fdinfo");
+  }
+
+  @ParameterizedTest
+  @MethodSource("openers")
+  void opensARegularFileReadOnly(SecureOpener opener) throws Exception {
+    Path file = dir.resolve("sub/inner.txt");
+    OpenOutcome.Opened opened = assertInstanceOf(OpenOutcome.Opened.class, opener.open(file.toString()));
+    try {
+      assertEquals(5, opened.stat().size());
+      assertEquals(((Number) Files.getAttribute(file, "unix:ino")).longValue(), opened.stat().inode());
+      int flags = flags(opened.fd());
+      assertEquals(0, flags & 3, "O_RDONLY");
+      assertTrue((flags & Posix.O_CLOEXEC) != 0, "O_CLOEXEC");
+      assertTrue((flags & Posix.O_NONBLOCK) != 0, "O_NONBLOCK");
+    } finally {
+      Posix.close(opened.fd());
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("openers")
+  void neverFollowsASymlinkAnywhereInThePath(SecureOpener opener) {
+    assertEquals(ErrorCode.SYMLINK, refused(opener, dir + "/link.txt").code());
+    assertEquals(ErrorCode.SYMLINK, refused(opener, dir + "/relative-link").code());
+    assertEquals(ErrorCode.SYMLINK, refused(opener, dir + "/linkdir/inner.txt").code());
+    assertEquals(ErrorCode.SYMLINK, refused(opener, "/proc/self/status").code());
+    assertEquals(ErrorCode.SYMLINK, refused(opener, "/proc/" + ProcessHandle.current().pid() + "/fd/0").code());
+    assertEquals(ErrorCode.SYMLINK, refused(opener, "/proc/" + ProcessHandle.current().pid() + "/root/etc/passwd").code());
+    assertEquals(ErrorCode.SYMLINK, refused(opener, "/dev/fd/0").code());
+  }
+
+  @ParameterizedTest
+  @MethodSource("openers")
+  void opensOnlyRegularFiles(SecureOpener opener) throws Exception {
+    assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+      OpenOutcome.Refused fifo = refused(opener, dir + "/fifo");
+      assertEquals(ErrorCode.NOT_REGULAR, fifo.code());
+      assertEquals("not a regular file: it is a FIFO", fifo.message());
+    }, "opening a FIFO nobody writes to must not block");
+    assertEquals("not a regular file: it is a directory", refused(opener, dir + "/sub").message());
+    assertEquals("not a regular file: it is a directory", refused(opener, "/").message());
+    assertEquals("not a regular file: it is a character device", refused(opener, "/dev/null").message());
+    try (AFUNIXServerSocket s = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(dir.resolve("sock")), true)) {
+      assertEquals(ErrorCode.NOT_REGULAR, refused(opener, dir + "/sock").code());
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("openers")
+  void missingFilesAndMalformedPaths(SecureOpener opener) {
+    assertEquals(ErrorCode.NOT_FOUND, refused(opener, dir + "/nope").code());
+    assertEquals(ErrorCode.NOT_FOUND, refused(opener, dir + "/nope/deeper").code());
+    assertEquals(ErrorCode.NOT_FOUND, refused(opener, dir + "/file.txt/below").code());
+    assertEquals(ErrorCode.BAD_REQUEST, refused(opener, dir + "/sub/../file.txt").code());
+    assertEquals(ErrorCode.BAD_REQUEST, refused(opener, "file.txt").code());
+    assertEquals(ErrorCode.BAD_REQUEST, refused(opener, dir + "/" + "n".repeat(300)).code());
+  }
+
+  @ParameterizedTest
+  @MethodSource("openers")
+  void leaksNoDescriptors(SecureOpener opener) throws Exception {
+    List<String> paths = List.of(dir + "/file.txt", dir + "/link.txt", dir + "/linkdir/inner.txt", dir + "/fifo",
+        dir + "/sub", dir + "/nope/x", "/dev/null", dir + "/sub/inner.txt");
+    long before = openDescriptors();
+    for (int i = 0; i < 500; i++) {
+      for (String p : paths) {
+        if (opener.open(p) instanceof OpenOutcome.Opened o) {
+          Posix.close(o.fd());
+        }
+      }
+    }
+    // 4000 opens: a leak would show as hundreds; allow for descriptors the test JVM opens meanwhile.
+    long after = openDescriptors();
+    assertTrue(after <= before + 5, "descriptors before " + before + ", after " + after);
+  }
+
+  static long openDescriptors() throws Exception {
+    try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
+      return s.count();
+    }
+  }
+}
