@@ -205,67 +205,65 @@ public final class Posix {
   /** A user's uid and primary gid, from the system's user database (NSS). */
   public record PasswdEntry(String name, long uid, long gid) {}
 
+  /** A group's name and gid, from the system's group database (NSS). */
+  public record GroupEntry(String name, long gid) {}
+
   /** Looks a user up by name; empty if there is no such user. */
   public static Optional<PasswdEntry> userByName(String name) throws PosixException {
-    return lookupUser(name, -1);
+    return nss("getpwnam_r", PASSWD_SIZE,
+        (arena, entry, buf, size, result) -> (int) GETPWNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
+        Posix::passwdEntry);
   }
 
   /** Looks a user up by uid; empty if there is no such user. */
   public static Optional<PasswdEntry> userById(long uid) throws PosixException {
-    return lookupUser(null, uid);
+    return nss("getpwuid_r", PASSWD_SIZE,
+        (arena, entry, buf, size, result) -> (int) GETPWUID_R.invokeExact((int) uid, entry, buf, size, result),
+        Posix::passwdEntry);
   }
-
-  private static Optional<PasswdEntry> lookupUser(String name, long uid) throws PosixException {
-    for (long bufSize = 4096; ; bufSize *= 4) {
-      try (Arena arena = Arena.ofConfined()) {
-        MemorySegment pwd = arena.allocate(PASSWD_SIZE, 8);
-        MemorySegment buf = arena.allocate(bufSize);
-        MemorySegment result = arena.allocate(ADDRESS);
-        int r = name != null
-            ? (int) GETPWNAM_R.invokeExact(cString(arena, name), pwd, buf, bufSize, result)
-            : (int) GETPWUID_R.invokeExact((int) uid, pwd, buf, bufSize, result);
-        if (r == Errno.ERANGE && bufSize < MAX_NSS_BUFFER) {
-          continue;
-        }
-        if (isNotFound(r, result)) {
-          return Optional.empty();
-        }
-        if (r != 0) {
-          throw new PosixException(name != null ? "getpwnam_r" : "getpwuid_r", r);
-        }
-        String entryName = pwd.get(ADDRESS, PW_NAME).reinterpret(Long.MAX_VALUE).getString(0);
-        return Optional.of(new PasswdEntry(entryName,
-            pwd.get(JAVA_INT, PW_UID) & 0xffffffffL, pwd.get(JAVA_INT, PW_GID) & 0xffffffffL));
-      } catch (PosixException e) {
-        throw e;
-      } catch (Throwable t) {
-        throw rethrow(t);
-      }
-    }
-  }
-
-  /** A group's name and gid, from the system's group database (NSS). */
-  public record GroupEntry(String name, long gid) {}
 
   /** Looks a group up by name; empty if there is no such group. */
   public static Optional<GroupEntry> groupByName(String name) throws PosixException {
-    return lookupGroup(name, -1);
+    return nss("getgrnam_r", GROUP_SIZE,
+        (arena, entry, buf, size, result) -> (int) GETGRNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
+        Posix::groupEntry);
   }
 
   /** Looks a group up by gid; empty if there is no such group. */
   public static Optional<GroupEntry> groupById(long gid) throws PosixException {
-    return lookupGroup(null, gid);
+    return nss("getgrgid_r", GROUP_SIZE,
+        (arena, entry, buf, size, result) -> (int) GETGRGID_R.invokeExact((int) gid, entry, buf, size, result),
+        Posix::groupEntry);
   }
 
-  private static Optional<GroupEntry> lookupGroup(String name, long gid) throws PosixException {
+  private static PasswdEntry passwdEntry(MemorySegment pwd) {
+    return new PasswdEntry(cStringAt(pwd, PW_NAME),
+        pwd.get(JAVA_INT, PW_UID) & 0xffffffffL, pwd.get(JAVA_INT, PW_GID) & 0xffffffffL);
+  }
+
+  private static GroupEntry groupEntry(MemorySegment grp) {
+    return new GroupEntry(cStringAt(grp, GR_NAME), grp.get(JAVA_INT, GR_GID) & 0xffffffffL);
+  }
+
+  private static String cStringAt(MemorySegment struct, long offset) {
+    return struct.get(ADDRESS, offset).reinterpret(Long.MAX_VALUE).getString(0);
+  }
+
+  /** One of the reentrant getpw*_r / getgr*_r calls: (entry, buffer, size, result) → error number. */
+  @FunctionalInterface
+  private interface NssCall {
+    int call(Arena arena, MemorySegment entry, MemorySegment buf, long size, MemorySegment result) throws Throwable;
+  }
+
+  /** Runs an NSS lookup, growing the string buffer while the entry does not fit (ERANGE). */
+  private static <T> Optional<T> nss(String name, long entrySize, NssCall call,
+      java.util.function.Function<MemorySegment, T> read) throws PosixException {
     for (long bufSize = 4096; ; bufSize *= 4) {
       try (Arena arena = Arena.ofConfined()) {
-        MemorySegment grp = arena.allocate(GROUP_SIZE, 8);
+        MemorySegment entry = arena.allocate(entrySize, 8);
         MemorySegment buf = arena.allocate(bufSize);
         MemorySegment result = arena.allocate(ADDRESS);
-        int r = name != null
-            ? (int) GETGRNAM_R.invokeExact(cString(arena, name), grp, buf, bufSize, result)
-            : (int) GETGRGID_R.invokeExact((int) gid, grp, buf, bufSize, result);
+        int r = call.call(arena, entry, buf, bufSize, result);
         if (r == Errno.ERANGE && bufSize < MAX_NSS_BUFFER) {
           continue;
         }
@@ -273,10 +271,9 @@ public final class Posix {
           return Optional.empty();
         }
         if (r != 0) {
-          throw new PosixException(name != null ? "getgrnam_r" : "getgrgid_r", r);
+          throw new PosixException(name, r);
         }
-        String entryName = grp.get(ADDRESS, GR_NAME).reinterpret(Long.MAX_VALUE).getString(0);
-        return Optional.of(new GroupEntry(entryName, grp.get(JAVA_INT, GR_GID) & 0xffffffffL));
+        return Optional.of(read.apply(entry));
       } catch (PosixException e) {
         throw e;
       } catch (Throwable t) {
