@@ -5,9 +5,12 @@ It proves that Python's standard library (socket.recv_fds) is a working fdbroker
 is the unprivileged worker in tests that drop to another uid. For each request it prints what
 came back, and for each received descriptor what a worker can and cannot do with it.
 
-usage: probe.py SOCKET REQUESTS_JSON [--direct PATH]...
-  REQUESTS_JSON  a JSON list of request objects, sent one after another on one connection
+usage: probe.py SOCKET REQUESTS_JSON [--direct PATH]... [--pipeline] [--first-read-delay SECONDS]
+  REQUESTS_JSON  a JSON list of request objects, sent one after another on one connection,
+                 or @FILE to read that list from FILE
   --direct PATH  also try to open PATH directly (without the broker) and report the errno
+  --pipeline     send every request at once (from a second thread) while reading replies
+  --first-read-delay  wait this long before reading the first reply, so that replies pile up
 Prints one JSON object on stdout.
 """
 import base64
@@ -18,6 +21,8 @@ import socket
 import stat
 import struct
 import sys
+import threading
+import time
 
 
 def recv_frame(sock):
@@ -62,7 +67,11 @@ def describe_fd(fd):
 
 
 def main():
-    socket_path, requests = sys.argv[1], json.loads(sys.argv[2])
+    socket_path, requests = sys.argv[1], sys.argv[2]
+    if requests.startswith("@"):
+        with open(requests[1:]) as f:
+            requests = f.read()
+    requests = json.loads(requests)
     direct = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--direct"]
     out = {"uid": os.getuid(), "gid": os.getgid(), "replies": [], "direct": {}}
     for path in direct:
@@ -71,13 +80,23 @@ def main():
             out["direct"][path] = "OK"
         except OSError as e:
             out["direct"][path] = errno.errorcode.get(e.errno, str(e.errno))
+    pipeline = "--pipeline" in sys.argv
+    delay = float(sys.argv[sys.argv.index("--first-read-delay") + 1]) if "--first-read-delay" in sys.argv else 0.0
+    frames = [struct.pack(">I", len(b)) + b for b in (json.dumps(r).encode() for r in requests)]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
-    for request in requests:
-        body = json.dumps(request).encode()
-        sock.sendall(struct.pack(">I", len(body)) + body)
+    if pipeline:
+        sender = threading.Thread(target=lambda: sock.sendall(b"".join(frames)))
+        sender.start()
+    for i, frame in enumerate(frames):
+        if not pipeline:
+            sock.sendall(frame)
+        if i == 0:
+            time.sleep(delay)
         payload, fds = recv_frame(sock)
         out["replies"].append({"reply": json.loads(payload), "fds": [describe_fd(fd) for fd in fds]})
+    if pipeline:
+        sender.join()
     sock.close()
     print(json.dumps(out))
 

@@ -44,6 +44,8 @@ public final class Posix {
   private static final int AT_EMPTY_PATH = 0x1000;
   private static final int STATX_BASIC_STATS = 0x7ff;
   private static final long STATX_SIZE = 256;
+  /** ioctl request for the bytes a socket has sent that its peer has not yet read (generic value). */
+  private static final long SIOCOUTQ = 0x5411;
 
   static {
     String arch = System.getProperty("os.arch");
@@ -76,6 +78,9 @@ public final class Posix {
       Linker.Option.firstVariadicArg(3), CAPTURE_ERRNO);
   private static final MethodHandle STATX = downcall("statx",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE_ERRNO);
+  private static final MethodHandle IOCTL_INT = downcall("ioctl",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+      Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
   private static final MethodHandle CLOSE = downcall("close",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
   private static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
@@ -197,6 +202,21 @@ public final class Posix {
       MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
       int r = (int) CLOSE.invokeExact(capture, fd);
       return r == 0 ? 0 : -errno(capture);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * ioctl(SIOCOUTQ) on a unix stream socket: how much of what it sent its peer has not yet read
+   * (0 once the peer has consumed everything). Returns that count, or {@code -errno}.
+   */
+  public static int unreadByPeer(int socketFd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment count = arena.allocate(JAVA_INT);
+      int r = (int) IOCTL_INT.invokeExact(capture, socketFd, SIOCOUTQ, count);
+      return r < 0 ? -errno(capture) : count.get(JAVA_INT, 0);
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -2,7 +2,8 @@ package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.Limits;
-import dev.fdbroker.protocol.ErrorCode;
+import dev.fdbroker.broker.posix.Errno;
+import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.Frame;
 import dev.fdbroker.protocol.FrameReader;
 import dev.fdbroker.protocol.FramingException;
@@ -13,6 +14,7 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
+import java.time.Duration;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -28,6 +30,8 @@ final class Connection implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Connection.class);
   /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
   private static final int READ_BUFFER = 1024;
+  /** uid_t and gid_t are 32 bits; (uid_t) -1 means the kernel reported no credentials. */
+  private static final long NO_ID = 0xffffffffL;
 
   private final long id;
   private final AFUNIXSocket socket;
@@ -37,7 +41,9 @@ final class Connection implements Runnable {
   private final Reply refusal;
   private final int lingerMillis;
 
-  private boolean inFrame;
+  private int socketFd = -1;
+  private int currentTimeoutMillis = -1;
+  /** When the frame being read must be complete, or 0 between frames. */
   private long frameDeadline;
 
   /** A connection to serve. */
@@ -71,13 +77,16 @@ final class Connection implements Runnable {
         refuse();
         return;
       }
-      // The caller is who the kernel says: SO_PEERCRED, recorded at connect(); no request can change it.
-      AFUNIXSocketCredentials cred = socket.getPeerCredentials();
-      Caller caller = new Caller(cred.getUid(), cred.getGid(), cred.getPid());
+      Caller caller = caller(socket.getPeerCredentials());
+      if (caller == null) {
+        log.warn("connection {}: the kernel reported no peer credentials; closing", id);
+        return;
+      }
       log.debug("connection {} from uid {} gid {} pid {}", id, caller.uid(), caller.gid(), caller.pid());
+      socketFd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
       serve(caller);
     } catch (SocketTimeoutException e) {
-      log.debug("connection {} timed out ({})", id, inFrame ? "slow sender" : "idle");
+      log.debug("connection {} timed out: {}", id, e.getMessage());
     } catch (IOException e) {
       log.debug("connection {} ended: {}", id, e.toString());
     } catch (RuntimeException e) {
@@ -88,12 +97,25 @@ final class Connection implements Runnable {
   }
 
   /**
+   * The caller is who the kernel says: SO_PEERCRED, recorded at connect(); no request can change
+   * it. junixsocket reports the 32-bit ids sign-extended, so they are read back as unsigned.
+   */
+  static Caller caller(AFUNIXSocketCredentials cred) {
+    long uid = cred.getUid() & NO_ID;
+    long gid = cred.getGid() & NO_ID;
+    if (uid == NO_ID || gid == NO_ID) {
+      return null;
+    }
+    return new Caller(uid, gid, cred.getPid());
+  }
+
+  /**
    * Answers a connection that is not admitted. A client usually writes its request right after
    * connecting; were the socket already closed, that write would fail (EPIPE) and the client would
    * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
    */
   private void refuse() throws IOException {
-    send(Response.last(refusal));
+    write(Response.last(refusal));
     if (lingerMillis <= 0) {
       return;
     }
@@ -108,7 +130,6 @@ final class Connection implements Runnable {
   }
 
   private void serve(Caller caller) throws IOException {
-    socket.setSoTimeout(millis(limits.idleTimeout()));
     FrameReader reader = new FrameReader(socket.getInputStream(), ProtocolLimits.MAX_FRAME_BYTES,
         READ_BUFFER, this::pace);
     while (true) {
@@ -123,6 +144,7 @@ final class Connection implements Runnable {
       if (frame == null) {
         return;
       }
+      frameDeadline = 0;
       try (Response response = handler.handle(caller, frame)) {
         send(response);
       }
@@ -130,31 +152,73 @@ final class Connection implements Runnable {
   }
 
   /**
-   * Idle connections get the idle timeout; once a frame has begun, the whole frame must arrive
-   * within the request timeout, so a client dribbling a byte at a time is cut off.
+   * Between frames a connection may idle for the idle timeout; once a frame has begun, all of it
+   * must arrive within the request timeout, so a client dribbling a byte at a time is cut off.
    */
   private void pace(boolean midFrame) throws IOException {
-    if (!midFrame) {
-      if (inFrame) {
-        inFrame = false;
-        socket.setSoTimeout(millis(limits.idleTimeout()));
-      }
+    if (!midFrame && frameDeadline == 0) {
+      setTimeout(millis(limits.idleTimeout()));
       return;
     }
     long now = System.nanoTime();
-    if (!inFrame) {
-      inFrame = true;
+    if (frameDeadline == 0) {
       frameDeadline = now + limits.requestTimeout().toNanos();
     }
     long remaining = (frameDeadline - now) / 1_000_000;
     if (remaining <= 0) {
-      throw new SocketTimeoutException("frame not completed within " + limits.requestTimeout());
+      throw new SocketTimeoutException("slow sender: frame not complete within " + limits.requestTimeout());
     }
-    socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, remaining));
+    setTimeout((int) Math.min(Integer.MAX_VALUE, remaining));
   }
 
-  /** Sends the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
+  private void setTimeout(int millis) throws IOException {
+    if (millis != currentTimeoutMillis) {
+      socket.setSoTimeout(millis);
+      currentTimeoutMillis = millis;
+    }
+  }
+
+  /**
+   * Sends a reply, but only once the client has read every earlier one: a reply is never queued
+   * behind unread ones. A client that pipelines requests without reading can thus pin at most one
+   * reply's descriptors in its socket, and is cut off after the request timeout; and a write into a
+   * drained socket never finds it full, which matters because junixsocket drops the descriptors of
+   * a write that does (EAGAIN) on a virtual thread.
+   */
   private void send(Response response) throws IOException {
+    awaitDrained();
+    write(response);
+  }
+
+  private void awaitDrained() throws IOException {
+    long deadline = 0;
+    long pauseNanos = 20_000;
+    while (true) {
+      int unread = Posix.unreadByPeer(socketFd);
+      if (unread == 0) {
+        return;
+      }
+      if (unread < 0) {
+        throw new IOException("ioctl(SIOCOUTQ) failed: " + Errno.name(-unread));
+      }
+      long now = System.nanoTime();
+      if (deadline == 0) {
+        deadline = now + limits.requestTimeout().toNanos();
+      } else if (now > deadline) {
+        throw new SocketTimeoutException("client did not read its replies within " + limits.requestTimeout());
+      }
+      try {
+        Thread.sleep(Duration.ofNanos(pauseNanos)); // parks the virtual thread only
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while waiting for the client to read");
+      }
+      pauseNanos = Math.min(pauseNanos * 2, 10_000_000);
+    }
+  }
+
+  /** Writes the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
+  private void write(Response response) throws IOException {
     OutputStream out = socket.getOutputStream();
     int[] fds = response.fds();
     if (fds.length > 0) {
@@ -173,7 +237,7 @@ final class Connection implements Runnable {
     }
   }
 
-  private static int millis(java.time.Duration d) {
+  private static int millis(Duration d) {
     return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
   }
 }

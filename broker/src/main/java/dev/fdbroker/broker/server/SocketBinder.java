@@ -130,11 +130,18 @@ public final class SocketBinder {
       throw new IOException("socket directory " + dir + " does not exist");
     }
     int mode = (Integer) Files.getAttribute(dir, "unix:mode");
+    int owner = (Integer) Files.getAttribute(dir, "unix:uid");
     boolean othersMayWrite = (mode & 0022) != 0;
     boolean sticky = (mode & 01000) != 0;
     if (othersMayWrite && !sticky) {
       throw new IOException("socket directory " + dir + " is writable by group or others (mode "
           + Integer.toOctalString(mode & 07777) + "); use a directory only the broker's user can write, such as /run/fdbroker");
+    }
+    // The owner of a directory can always replace its entries, sticky or not.
+    int self = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    if (owner != 0 && owner != self) {
+      throw new IOException("socket directory " + dir + " belongs to uid " + owner
+          + ", who could swap the socket for a link; use a directory owned by root or the broker's user");
     }
   }
 

@@ -65,7 +65,7 @@ class BrokeredAccessIT {
   @ValueSource(strings = {"openat2", "walk"})
   void unprivilegedWorkerReadsARootOnlyFileButCannotWriteIt(String opener) throws Exception {
     Fixture f = brokers.get(opener);
-    JsonNode report = f.probe(NOBODY, NOGROUP, List.of(open(List.of(f.secret.toString()))), f.secret.toString());
+    JsonNode report = f.probe(NOBODY, NOGROUP, List.of(open(List.of(f.secret.toString()))), "--direct", f.secret.toString());
 
     assertEquals(NOBODY, report.get("uid").asLong());
     // Without the broker, the worker cannot open the file at all: the test proves something.
@@ -180,6 +180,18 @@ class BrokeredAccessIT {
     // A numeric uid without a passwd entry works as well as a name.
     JsonNode numeric = f.probe(64001, 40000, List.of(open(List.of(pub))));
     assertTrue(numeric.at("/replies/0/reply/files/0/ok").asBoolean(), numeric.toString());
+  }
+
+  @Test
+  void idsAbove2To31AreComparedUnsigned() throws Exception {
+    Fixture f = brokers.get("openat2");
+    List<String> paths = List.of(f.allowed + "/public.txt", f.secret.toString());
+    // uid 3000000000 and gid 3000000001 do not fit a signed int; the rule naming them must bind.
+    for (long[] ids : new long[][] {{3_000_000_000L, 40000}, {40000, 3_000_000_001L}}) {
+      JsonNode files = f.probe(ids[0], ids[1], List.of(open(paths))).at("/replies/0/reply/files");
+      assertTrue(files.get(0).get("ok").asBoolean(), files.toString());
+      assertEquals("denied", files.get(1).get("error").asText(), "the deny of rule high-ids: " + files);
+    }
   }
 
   @Test

@@ -88,21 +88,31 @@ final class Fixture implements AutoCloseable {
               - /proc/**
             deny:
               - %s/private/**
+          - name: high-ids
+            users: [3000000000]
+            groups: [3000000001]
+            allow: ["%s/**"]
+            deny: ["%s/secret.txt"]
           - name: test-runner
             users: [%d]
             allow: ["%s/**"]
             deny: ["%s/private/**"]
-        """.formatted(limits.isEmpty() ? "" : "limits: " + limits, allowed, allowed, ItSupport.myUid(), allowed, allowed));
+        """.formatted(limits.isEmpty() ? "" : "limits: " + limits, allowed, allowed, allowed, allowed,
+            ItSupport.myUid(), allowed, allowed));
   }
 
-  /** Runs the Python probe as {@code uid}/{@code gid} with these requests; returns its report. */
-  JsonNode probe(long uid, long gid, List<?> requests, String... directPaths) throws Exception {
+  /**
+   * Runs the Python probe as {@code uid}/{@code gid} with these requests and options (see
+   * probe.py); returns its report.
+   */
+  JsonNode probe(long uid, long gid, List<?> requests, String... options) throws Exception {
+    // Through a file: a large batch does not fit the kernel's limit on one argument.
+    Path requestFile = Files.createTempFile(root, "requests", ".json");
+    Files.writeString(requestFile, JSON.writeValueAsString(requests));
+    Files.setPosixFilePermissions(requestFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
     List<String> cmd = new ArrayList<>(List.of(ItSupport.python(), probe.toString(), socket.toString(),
-        JSON.writeValueAsString(requests)));
-    for (String p : directPaths) {
-      cmd.add("--direct");
-      cmd.add(p);
-    }
+        "@" + requestFile));
+    cmd.addAll(List.of(options));
     ItSupport.Result r = ItSupport.run(uid == 0 ? cmd : ItSupport.asUser(uid, gid, cmd), Duration.ofSeconds(60));
     r.assertExit(0);
     return JSON.readTree(r.stdout());
