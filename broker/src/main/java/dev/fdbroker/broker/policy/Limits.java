@@ -10,7 +10,7 @@ import java.time.Duration;
  * @param maxPathsPerRequest paths one open request may name (at most 64, the protocol's bound)
  * @param idleTimeout how long a connection may sit between requests before the broker closes it
  * @param requestTimeout how long a client may take to send one whole frame once it has begun, and
- *     to take one reply; a slower client is cut off
+ *     to read one reply before the next is sent; a slower client is cut off
  */
 public record Limits(int maxConnections, int maxPathsPerRequest, Duration idleTimeout,
     Duration requestTimeout) {

@@ -59,6 +59,16 @@ class SocketBinderTest {
   }
 
   @Test
+  void refusesADirectoryOwnedBySomeoneElse() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0, "needs root to chown");
+    Path theirs = Files.createDirectory(dir.resolve("theirs"));
+    Files.setAttribute(theirs, "unix:uid", 65534);
+    IOException e = assertThrows(IOException.class, () -> SocketBinder.bind(theirs.resolve("s"), SocketBinder.parseMode("0600")));
+    assertTrue(e.getMessage().contains("belongs to uid 65534"), e.getMessage());
+  }
+
+  @Test
   void parsesOctalModes() {
     assertEquals("rw-rw----", PosixFilePermissions.toString(SocketBinder.parseMode("0660")));
     assertEquals("rwxrwxrwx", PosixFilePermissions.toString(SocketBinder.parseMode("777")));
