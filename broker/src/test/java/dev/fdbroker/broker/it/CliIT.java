@@ -27,11 +27,7 @@ class CliIT {
 
   @AfterAll
   void tearDown() throws Exception {
-    try (var all = Files.walk(dir)) {
-      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    ItSupport.deleteTree(dir);
   }
 
   static ItSupport.Result fdbroker(String... args) throws Exception {

@@ -7,9 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * A file tree, a policy over it, and a running broker, for one test class.
@@ -123,10 +121,6 @@ final class Fixture implements AutoCloseable {
     if (broker != null) {
       broker.close();
     }
-    try (Stream<Path> all = Files.walk(root)) {
-      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    ItSupport.deleteTree(root);
   }
 }

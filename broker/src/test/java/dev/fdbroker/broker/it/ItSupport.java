@@ -131,6 +131,15 @@ final class ItSupport {
     run(List.of("mkfifo", p.toString()), Duration.ofSeconds(10)).assertExit(0);
   }
 
+  /** Removes a directory tree made by a test. */
+  static void deleteTree(Path root) throws IOException {
+    try (java.util.stream.Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   static Path write(Path p, String content, String perms) throws IOException {
     Files.createDirectories(p.getParent());
     Files.writeString(p, content);
