@@ -57,8 +57,9 @@ final class ServeCommand implements Callable<Integer> {
         log.warn("error while closing the socket: {}", e.toString());
       }
     }, "fdbroker-shutdown"));
-    log.info("fdbroker {} serving {} (mode {}) with policy {} ({} rules), opener {}",
-        BrokerVersion.get(), bound.path(), socketMode, config, policy.rules().size(), opener.name());
+    int rules = policy.rules().size();
+    log.info("fdbroker {} serving {} (mode {}) with policy {} ({} rule{}), opener {}",
+        BrokerVersion.get(), bound.path(), socketMode, config, rules, rules == 1 ? "" : "s", opener.name());
     server.serve();
     return 0;
   }

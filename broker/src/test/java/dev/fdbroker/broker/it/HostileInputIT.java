@@ -33,6 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class HostileInputIT {
   private Fixture f;
   private int baselineDescriptors;
+  private int baselineThreads;
 
   @BeforeAll
   void start() throws Exception {
@@ -45,6 +46,7 @@ class HostileInputIT {
       }
     }
     baselineDescriptors = f.broker.quiescentDescriptors();
+    baselineThreads = f.broker.osThreads();
   }
 
   @AfterAll
@@ -217,5 +219,9 @@ class HostileInputIT {
     assertTrue(f.broker.isAlive(), f.broker.log());
     int after = BrokerProcess.settlesTo(f.broker::openDescriptors, baselineDescriptors);
     assertTrue(after <= baselineDescriptors, "open descriptors in the broker: " + after + ", at the start " + baselineDescriptors);
+    // Hundreds of connections came and went; a thread per connection would show. The JVM may add
+    // a few threads of its own (JIT compilers, carriers), hence the slack.
+    int threads = BrokerProcess.settlesTo(f.broker::osThreads, baselineThreads + 16);
+    assertTrue(threads <= baselineThreads + 16, "OS threads in the broker: " + threads + ", at the start " + baselineThreads);
   }
 }
