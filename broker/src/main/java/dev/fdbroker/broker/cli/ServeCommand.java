@@ -1,42 +1,58 @@
 package dev.fdbroker.broker.cli;
 
 import dev.fdbroker.broker.BrokerVersion;
+import dev.fdbroker.broker.Daemon;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.ConfigException;
 import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Policy;
 import dev.fdbroker.broker.server.BrokerServer;
 import dev.fdbroker.broker.server.SocketBinder;
+import dev.fdbroker.broker.systemd.Heartbeat;
+import dev.fdbroker.broker.systemd.SdNotify;
+import dev.fdbroker.broker.systemd.SignalHandlers;
+import dev.fdbroker.broker.systemd.SocketActivation;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code fdbroker serve}: loads the policy, binds the socket and serves until stopped. */
+/**
+ * {@code fdbroker serve}: loads the policy, takes the socket (inherited through socket activation,
+ * or bound at --socket), and serves until SIGTERM. SIGHUP reloads the policy.
+ */
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
-    description = "Serves the policy on a unix socket until stopped (SIGTERM or SIGINT).")
+    description = {"Serves the policy on a unix socket until stopped (SIGTERM or SIGINT); SIGHUP reloads the policy.",
+        "Under socket activation (LISTEN_FDS, LISTEN_PID) the inherited socket is served and --socket is ignored."})
 final class ServeCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
   @Option(names = "--config", required = true, paramLabel = "FILE", description = "The policy file.")
   Path config;
 
-  @Option(names = "--socket", required = true, paramLabel = "PATH", description = "Where to listen.")
+  @Option(names = "--socket", paramLabel = "PATH", description = "Where to listen, unless socket-activated.")
   Path socket;
 
   @Option(names = "--socket-mode", defaultValue = "0660", paramLabel = "MODE",
       description = "Octal permissions of the socket file (default: ${DEFAULT-VALUE}). Connecting needs write permission.")
   String socketMode;
 
+  @Option(names = "--socket-group", paramLabel = "GROUP",
+      description = "Group of the socket file, e.g. the group whose members may connect.")
+  String socketGroup;
+
   @Override
-  public Integer call() throws IOException {
+  public Integer call() throws IOException, InterruptedException {
     Set<PosixFilePermission> mode;
     Policy policy;
     try {
@@ -46,21 +62,45 @@ final class ServeCommand implements Callable<Integer> {
       log.error("{}", e.getMessage());
       return Main.EXIT_USAGE;
     }
+    SdNotify notify = SdNotify.fromEnvironment();
+    Optional<AFUNIXServerSocket> inherited;
+    try {
+      inherited = SocketActivation.listeningSocket();
+    } catch (SocketActivation.ActivationException e) {
+      log.error("socket activation: {}", e.getMessage());
+      return Main.EXIT_USAGE;
+    }
+    if (inherited.isEmpty() && socket == null) {
+      log.error("no socket: give --socket PATH, or start the broker under socket activation");
+      return Main.EXIT_USAGE;
+    }
     SecureOpener opener = SecureOpener.forThisKernel();
-    SocketBinder.BoundSocket bound = SocketBinder.bind(socket, mode);
-    BrokerServer server = new BrokerServer(bound.server(), new CurrentPolicy(policy), opener, BrokerVersion.get());
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      try {
-        server.close();
-        bound.close();
-      } catch (IOException e) {
-        log.warn("error while closing the socket: {}", e.toString());
-      }
-    }, "fdbroker-shutdown"));
+    // Bound here, the socket file is ours to remove; inherited, it belongs to the service manager.
+    SocketBinder.BoundSocket bound = inherited.isPresent() ? null : SocketBinder.bind(socket, mode, socketGroup);
+    AFUNIXServerSocket listening = bound != null ? bound.server() : inherited.get();
+    CurrentPolicy current = new CurrentPolicy(policy);
+    BrokerServer server = new BrokerServer(listening, current, opener, BrokerVersion.get());
+    Daemon daemon = new Daemon(config, current, server, notify);
+    SignalHandlers.install(daemon::reload, daemon::stop);
+
     int rules = policy.rules().size();
-    log.info("fdbroker {} serving {} (mode {}) with policy {} ({} rule{}), opener {}",
-        BrokerVersion.get(), bound.path(), socketMode, config, rules, rules == 1 ? "" : "s", opener.name());
-    server.serve();
+    log.info("fdbroker {} serving {} with policy {} ({} rule{}), opener {}", BrokerVersion.get(),
+        bound != null ? bound.path() + " (mode " + socketMode + ")" : "the socket-activated socket",
+        config, rules, rules == 1 ? "" : "s", opener.name());
+    notify.ready(daemon.status());
+    try (var heartbeat = Heartbeat.start(notify, server::isAccepting, daemon::status).orElse(null)) {
+      server.serve();
+    }
+    if (!daemon.isStopping()) {
+      log.error("the listening socket failed; stopping");
+      daemon.stop();
+    }
+    Duration limit = current.get().limits().requestTimeout().plusSeconds(2);
+    daemon.finish(limit);
+    if (bound != null) {
+      bound.close();
+    }
+    notify.close();
     return 0;
   }
 }

@@ -81,6 +81,8 @@ public final class Posix {
   private static final MethodHandle IOCTL_INT = downcall("ioctl",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
       Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
+  private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
+      FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), CAPTURE_ERRNO);
   private static final MethodHandle CLOSE = downcall("close",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
   private static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
@@ -217,6 +219,27 @@ public final class Posix {
       MemorySegment count = arena.allocate(JAVA_INT);
       int r = (int) IOCTL_INT.invokeExact(capture, socketFd, SIOCOUTQ, count);
       return r < 0 ? -errno(capture) : count.get(JAVA_INT, 0);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  public static final int SOL_SOCKET = 1;
+  public static final int SO_TYPE = 3;
+  public static final int SO_ACCEPTCONN = 30;
+  public static final int SO_DOMAIN = 39;
+  public static final int SOCK_STREAM = 1;
+  public static final int AF_UNIX = 1;
+
+  /** getsockopt(2) for an int-valued option. Returns the value, or {@code -errno}. */
+  public static int socketOption(int fd, int level, int option) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment value = arena.allocate(JAVA_INT);
+      MemorySegment length = arena.allocate(JAVA_INT);
+      length.set(JAVA_INT, 0, 4);
+      int r = (int) GETSOCKOPT.invokeExact(capture, fd, level, option, value, length);
+      return r < 0 ? -errno(capture) : value.get(JAVA_INT, 0);
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -8,6 +8,9 @@ import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
 import java.io.Closeable;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSocket;
@@ -29,7 +32,9 @@ public final class BrokerServer implements Closeable {
 
   private final AtomicInteger active = new AtomicInteger();
   private final AtomicInteger refusing = new AtomicInteger();
+  private final Set<Connection> live = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
+  private volatile boolean accepting;
   private long nextConnectionId = 1;
 
   public BrokerServer(AFUNIXServerSocket server, CurrentPolicy policy, SecureOpener opener, String version) {
@@ -40,6 +45,15 @@ public final class BrokerServer implements Closeable {
 
   /** Accepts and serves connections until {@link #close()}. */
   public void serve() throws IOException {
+    accepting = true;
+    try {
+      acceptLoop();
+    } finally {
+      accepting = false;
+    }
+  }
+
+  private void acceptLoop() {
     while (!closed) {
       AFUNIXSocket socket;
       try {
@@ -53,20 +67,38 @@ public final class BrokerServer implements Closeable {
         sleepQuietly(50);
         continue;
       }
+      if (closed) {
+        closeQuietly(socket); // accepted just as we stopped: not served
+        return;
+      }
       long id = nextConnectionId++;
       Limits limits = policy.get().limits();
       Connection connection;
       if (active.incrementAndGet() <= limits.maxConnections()) {
-        connection = new Connection(id, socket, handler, limits, active::decrementAndGet);
+        connection = new Connection(id, socket, handler, limits, this::ended);
+        live.add(connection);
       } else {
         active.decrementAndGet();
         Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY,
             "the broker is serving its limit of " + limits.maxConnections() + " connections; try again later");
         // Lingering lets the client read why; under a flood of refusals, stop lingering.
         int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? REFUSAL_LINGER_MILLIS : 0;
-        connection = new Connection(id, socket, busy, linger, refusing::decrementAndGet);
+        connection = new Connection(id, socket, busy, linger, refused -> refusing.decrementAndGet());
       }
       Thread.ofVirtual().name("fdbroker-conn-" + id).start(connection);
+    }
+  }
+
+  private void ended(Connection c) {
+    live.remove(c);
+    active.decrementAndGet();
+  }
+
+  private static void closeQuietly(AFUNIXSocket socket) {
+    try {
+      socket.close();
+    } catch (IOException e) {
+      // nothing to add
     }
   }
 
@@ -75,7 +107,32 @@ public final class BrokerServer implements Closeable {
     return active.get();
   }
 
-  /** Stops accepting. Connections in progress run to their end. */
+  /** Requests answered since start. */
+  public long requestsServed() {
+    return handler.requestsServed();
+  }
+
+  /** Whether the accept loop is running (for the watchdog). */
+  public boolean isAccepting() {
+    return accepting && !closed;
+  }
+
+  /**
+   * Ends every connection: idle ones at once, busy ones once their current request is answered.
+   * Waits at most {@code timeout}; returns whether all connections ended. Call after {@link #close()}.
+   */
+  public boolean drain(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!live.isEmpty() && System.nanoTime() < deadline) {
+      for (Connection c : live) {
+        c.drain(); // idempotent; repeated for any connection that slipped in late
+      }
+      Thread.sleep(10);
+    }
+    return live.isEmpty();
+  }
+
+  /** Stops accepting; {@link #serve()} returns. Connections in progress run on until drained. */
   @Override
   public void close() throws IOException {
     closed = true;

@@ -15,6 +15,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
 import org.newsclub.net.unix.FileDescriptorCast;
@@ -37,9 +39,16 @@ final class Connection implements Runnable {
   private final AFUNIXSocket socket;
   private final RequestHandler handler;
   private final Limits limits;
-  private final Runnable onClose;
+  private final Consumer<Connection> onClose;
   private final Reply refusal;
   private final int lingerMillis;
+
+  private static final int IDLE = 0;
+  private static final int BUSY = 1;
+  private static final int CLOSED = 2;
+  /** IDLE while waiting for a request, BUSY from a complete frame until its reply is written. */
+  private final AtomicInteger state = new AtomicInteger(IDLE);
+  private volatile boolean draining;
 
   private int socketFd = -1;
   private int currentTimeoutMillis = -1;
@@ -47,7 +56,8 @@ final class Connection implements Runnable {
   private long frameDeadline;
 
   /** A connection to serve. */
-  Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Runnable onClose) {
+  Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits,
+      Consumer<Connection> onClose) {
     this(id, socket, handler, limits, null, 0, onClose);
   }
 
@@ -55,12 +65,13 @@ final class Connection implements Runnable {
    * A connection that is not admitted: {@code refusal} is sent and the connection closed, after at
    * most {@code lingerMillis} waiting for the client's first request.
    */
-  Connection(long id, AFUNIXSocket socket, Reply refusal, int lingerMillis, Runnable onClose) {
+  Connection(long id, AFUNIXSocket socket, Reply refusal, int lingerMillis,
+      Consumer<Connection> onClose) {
     this(id, socket, null, null, refusal, lingerMillis, onClose);
   }
 
   private Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Reply refusal,
-      int lingerMillis, Runnable onClose) {
+      int lingerMillis, Consumer<Connection> onClose) {
     this.id = id;
     this.socket = socket;
     this.handler = handler;
@@ -92,7 +103,7 @@ final class Connection implements Runnable {
     } catch (RuntimeException e) {
       log.error("connection {} failed", id, e);
     } finally {
-      onClose.run();
+      onClose.accept(this);
     }
   }
 
@@ -141,12 +152,31 @@ final class Connection implements Runnable {
         send(Response.last(new Reply.Failed(RequestId.NONE, e.code(), e.getMessage())));
         return;
       }
-      if (frame == null) {
-        return;
+      if (frame == null || !state.compareAndSet(IDLE, BUSY)) {
+        return; // end of stream, or drained while the frame arrived: the request never started
       }
       frameDeadline = 0;
       try (Response response = handler.handle(caller, frame)) {
         send(response);
+      }
+      state.set(IDLE);
+      if (draining) {
+        return;
+      }
+    }
+  }
+
+  /**
+   * Ends this connection for a shutdown: at once if it is waiting for a request, else right after
+   * the request in progress is answered.
+   */
+  void drain() {
+    draining = true;
+    if (state.compareAndSet(IDLE, CLOSED)) {
+      try {
+        socket.close(); // wakes the blocked read
+      } catch (IOException e) {
+        // closing anyway
       }
     }
   }

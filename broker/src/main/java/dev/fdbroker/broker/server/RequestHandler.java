@@ -27,6 +27,7 @@ final class RequestHandler {
   private final CurrentPolicy policy;
   private final SecureOpener opener;
   private final String version;
+  private final java.util.concurrent.atomic.LongAdder served = new java.util.concurrent.atomic.LongAdder();
 
   RequestHandler(CurrentPolicy policy, SecureOpener opener, String version) {
     this.policy = policy;
@@ -34,7 +35,13 @@ final class RequestHandler {
     this.version = version;
   }
 
+  long requestsServed() {
+    return served.sum();
+  }
+
   Response handle(Caller caller, Frame frame) {
+    served.increment();
+    // One snapshot for the whole request: a reload takes effect between requests, never inside one.
     Policy snapshot = policy.get();
     int maxPaths = snapshot.limits().maxPathsPerRequest();
     Request request;

@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
@@ -95,13 +97,18 @@ public final class SocketBinder {
     return PosixFilePermissions.fromString(rwx.toString());
   }
 
+  /** Binds and listens at {@code path} with the given mode and the broker's own group. */
+  public static BoundSocket bind(Path path, Set<PosixFilePermission> mode) throws IOException {
+    return bind(path, mode, null);
+  }
+
   /**
-   * Binds and listens at {@code path} with the given mode.
+   * Binds and listens at {@code path} with the given mode and group ({@code null}: the broker's).
    *
    * @throws IOException the directory is unsafe, the path holds something other than a stale
-   *     socket, or another process is already listening there
+   *     socket, another process is already listening there, or the group cannot be set
    */
-  public static BoundSocket bind(Path path, Set<PosixFilePermission> mode) throws IOException {
+  public static BoundSocket bind(Path path, Set<PosixFilePermission> mode, String group) throws IOException {
     Path target = path.toAbsolutePath();
     Path dir = target.getParent();
     checkDirectory(dir);
@@ -112,6 +119,10 @@ public final class SocketBinder {
       server.setReuseAddress(false);
       server.setDeleteOnClose(false);
       server.bind(AFUNIXSocketAddress.of(target), BACKLOG);
+      if (group != null) {
+        GroupPrincipal principal = target.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(group);
+        Files.getFileAttributeView(target, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setGroup(principal);
+      }
       Files.setPosixFilePermissions(target, mode);
       return new BoundSocket(server, target, identity(target));
     } catch (IOException | RuntimeException e) {

@@ -1,0 +1,109 @@
+package dev.fdbroker.broker;
+
+import dev.fdbroker.broker.policy.ConfigException;
+import dev.fdbroker.broker.policy.CurrentPolicy;
+import dev.fdbroker.broker.policy.Policy;
+import dev.fdbroker.broker.server.BrokerServer;
+import dev.fdbroker.broker.systemd.SdNotify;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalTime;
+import java.time.temporal.ChronoUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running broker's lifecycle: reload the policy on request (SIGHUP), stop on request
+ * (SIGTERM), and tell systemd each step.
+ */
+public final class Daemon {
+  private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+  private final Path config;
+  private final CurrentPolicy policy;
+  private final BrokerServer server;
+  private final SdNotify notify;
+  private int generation = 1;
+  private LocalTime loadedAt = LocalTime.now().truncatedTo(ChronoUnit.SECONDS);
+  private volatile String lastReloadProblem;
+  private volatile boolean stopping;
+
+  public Daemon(Path config, CurrentPolicy policy, BrokerServer server, SdNotify notify) {
+    this.config = config;
+    this.policy = policy;
+    this.server = server;
+    this.notify = notify;
+  }
+
+  /**
+   * Reloads the policy file. Atomic: the new policy serves every request that starts after it is
+   * in force, a request in progress finishes under the old one, and a policy that does not load is
+   * rejected whole (logged, reported in STATUS) while the old one keeps serving.
+   */
+  public synchronized void reload() {
+    if (stopping) {
+      return;
+    }
+    notify.reloading("reloading " + config);
+    try {
+      Policy next = Policy.load(config);
+      policy.replace(next);
+      generation++;
+      loadedAt = LocalTime.now().truncatedTo(ChronoUnit.SECONDS);
+      lastReloadProblem = null;
+      log.info("policy reloaded from {}: {} rules (generation {})", config, next.rules().size(), generation);
+    } catch (ConfigException e) {
+      lastReloadProblem = e.getMessage();
+      log.error("policy reload rejected, the policy in force stays: {}", e.getMessage());
+    } catch (RuntimeException e) {
+      lastReloadProblem = e.toString();
+      log.error("policy reload failed, the policy in force stays", e);
+    }
+    notify.ready(status());
+  }
+
+  /**
+   * Begins shutdown: stop accepting, so that {@link BrokerServer#serve()} returns; the caller then
+   * calls {@link #finish}.
+   */
+  public void stop() {
+    synchronized (this) {
+      if (stopping) {
+        return;
+      }
+      stopping = true;
+    }
+    log.info("stopping: no new connections; letting requests in progress finish");
+    notify.stopping("stopping");
+    try {
+      server.close();
+    } catch (IOException e) {
+      log.warn("closing the listening socket: {}", e.toString());
+    }
+  }
+
+  /** Drains the connections, waiting at most {@code grace}. */
+  public void finish(Duration grace) throws InterruptedException {
+    boolean clean = server.drain(grace);
+    if (clean) {
+      log.info("stopped");
+    } else {
+      log.warn("stopped with {} connections still busy after {}", server.activeConnections(), grace);
+    }
+  }
+
+  public boolean isStopping() {
+    return stopping;
+  }
+
+  /** One line for systemd's STATUS=. */
+  public String status() {
+    Policy p = policy.get();
+    String s = "serving " + server.activeConnections() + " connections, " + server.requestsServed()
+        + " requests; policy " + config + " (" + p.rules().size() + " rules, generation " + generation
+        + ", loaded " + loadedAt + ")";
+    String problem = lastReloadProblem;
+    return problem == null ? s : s + "; last reload rejected: " + problem;
+  }
+}
