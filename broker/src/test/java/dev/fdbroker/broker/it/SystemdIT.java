@@ -188,6 +188,29 @@ class SystemdIT {
   }
 
   @Test
+  void aRequestInProgressDuringAReloadFinishesUnderTheOldPolicy() throws Exception {
+    Path sock = dir.resolve("broker.sock");
+    try (NotifyListener notify = new NotifyListener(dir.resolve("notify"))) {
+      start(List.of(), List.of("--socket", sock.toString()), notify);
+      notify.await(hasLine("READY=1"), Duration.ofSeconds(30));
+      String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[\"" + files.resolve("a.txt") + "\"]}";
+      try (RawClient c = new RawClient(sock)) {
+        // Request 2 is decided at once but its reply waits until we read reply 1: it is in progress.
+        c.send(RawClient.frame(open.formatted(1))).send(RawClient.frame(open.formatted(2)));
+        Thread.sleep(300);
+        writePolicy("b.txt"); // a.txt no longer allowed
+        signal("HUP");
+        notify.await(m -> m.contains("READY=1") && m.contains("generation 2"), Duration.ofSeconds(10));
+        assertTrue(c.reply().at("/files/0/ok").asBoolean());
+        c.closeDescriptors();
+        assertTrue(c.reply().at("/files/0/ok").asBoolean(), "decided under the policy in force when it arrived");
+        c.closeDescriptors();
+        assertEquals("denied", c.request(open.formatted(3)).at("/files/0/error").asText(), "the next request sees the new one");
+      }
+    }
+  }
+
+  @Test
   void bindsItsOwnSocketWithTheGivenModeAndGroup() throws Exception {
     org.junit.jupiter.api.Assumptions.assumeTrue(ItSupport.isRoot(), "only root may give the socket to another group");
     Path sock = dir.resolve("grouped.sock");
