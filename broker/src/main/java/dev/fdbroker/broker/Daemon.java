@@ -1,5 +1,7 @@
 package dev.fdbroker.broker;
 
+import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.policy.ConfigException;
 import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Policy;
@@ -24,16 +26,21 @@ public final class Daemon {
   private final CurrentPolicy policy;
   private final BrokerServer server;
   private final SdNotify notify;
+  private final BrokerMetrics metrics;
+  private final AuditLog audit;
   private int generation = 1;
   private LocalTime loadedAt = LocalTime.now().truncatedTo(ChronoUnit.SECONDS);
   private volatile String lastReloadProblem;
   private volatile boolean stopping;
 
-  public Daemon(Path config, CurrentPolicy policy, BrokerServer server, SdNotify notify) {
+  public Daemon(Path config, CurrentPolicy policy, BrokerServer server, SdNotify notify, BrokerMetrics metrics,
+      AuditLog audit) {
     this.config = config;
     this.policy = policy;
     this.server = server;
     this.notify = notify;
+    this.metrics = metrics;
+    this.audit = audit;
   }
 
   /**
@@ -46,18 +53,29 @@ public final class Daemon {
       return;
     }
     notify.reloading("reloading " + config);
+    long start = System.nanoTime();
     try {
       Policy next = Policy.load(config);
+      Policy previous = policy.get();
       policy.replace(next);
       generation++;
       loadedAt = LocalTime.now().truncatedTo(ChronoUnit.SECONDS);
       lastReloadProblem = null;
+      metrics.policyLoaded(generation, next.rules().size(), System.nanoTime() - start);
+      metrics.reload(true);
+      // Reopening also starts a fresh file after log rotation.
+      audit.reopen(next.observability().auditFile());
+      if (!java.util.Objects.equals(previous.observability().metricsListen(), next.observability().metricsListen())) {
+        log.warn("metrics.listen changed; the endpoint moves at the next restart");
+      }
       log.info("policy reloaded from {}: {} rules (generation {})", config, next.rules().size(), generation);
     } catch (ConfigException e) {
       lastReloadProblem = e.getMessage();
+      metrics.reload(false);
       log.error("policy reload rejected, the policy in force stays: {}", e.getMessage());
     } catch (RuntimeException e) {
       lastReloadProblem = e.toString();
+      metrics.reload(false);
       log.error("policy reload failed, the policy in force stays", e);
     }
     notify.ready(status());

@@ -99,7 +99,7 @@ class PackagingIT {
   void dpkgInstallsTheBrokerItsRuntimeUnitsUsersAndDefaultPolicy() throws Exception {
     run("dpkg", "-i", deb.toString()).ok();
     for (String f : List.of("/usr/bin/fdbroker", "/usr/lib/fdbroker/fdbroker.jar", "/usr/lib/fdbroker/runtime/bin/java",
-        SERVICE.toString(), SOCKET_UNIT.toString(), "/usr/lib/sysusers.d/fdbroker.conf",
+        SERVICE.toString(), SOCKET_UNIT.toString(), "/lib/systemd/system/fdbroker-metrics.socket", "/usr/lib/sysusers.d/fdbroker.conf",
         "/usr/lib/tmpfiles.d/fdbroker.conf", POLICY.toString(), "/usr/share/doc/fdbroker/operations.md")) {
       assertTrue(Files.exists(Path.of(f)), f + " is installed");
     }
@@ -116,7 +116,8 @@ class PackagingIT {
   @Test
   @Order(2)
   void systemdAnalyzeVerifiesTheUnits() throws Exception {
-    Result r = run("systemd-analyze", "verify", SERVICE.toString(), SOCKET_UNIT.toString());
+    Result r = run("systemd-analyze", "verify", SERVICE.toString(), SOCKET_UNIT.toString(),
+        "/lib/systemd/system/fdbroker-metrics.socket");
     r.ok();
     assertFalse((r.out() + r.err()).contains("fdbroker"), "no complaints about our units:\n" + r.out() + r.err());
   }
@@ -137,7 +138,9 @@ class PackagingIT {
   void theInstalledBrokerRunAsTheUnitRunsItHandsARootOnlyFileToAClient() throws Exception {
     Path secret = Files.writeString(dir.resolve("secret.txt"), "only root may read this\n");
     Files.setPosixFilePermissions(secret, PosixFilePermissions.fromString("rw-------"));
-    Files.writeString(POLICY, "rules:\n  - name: workers\n    users: [nobody]\n    allow: [\"" + dir + "/*.txt\"]\n");
+    Path auditFile = Path.of("/var/log/fdbroker/audit.jsonl"); // made by tmpfiles.d, owned by fdbroker
+    Files.writeString(POLICY, "metrics: {listen: systemd}\naudit: {output: " + auditFile + "}\n"
+        + "rules:\n  - name: workers\n    users: [nobody]\n    allow: [\"" + dir + "/*.txt\"]\n");
     run("/usr/bin/fdbroker", "check-config", POLICY.toString()).ok();
 
     Map<String, String> service = section(SERVICE, "Service");
@@ -145,7 +148,15 @@ class PackagingIT {
     Path socket = Path.of(socketUnit.get("ListenStream"));
     Files.createDirectories(socket.getParent());
     Files.deleteIfExists(socket);
-    List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(), "--"));
+    // fdbroker-metrics.socket listens on 127.0.0.1:9464; any free port will do here.
+    int metricsPort;
+    try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+      metricsPort = probe.getLocalPort();
+    }
+    Map<String, String> metricsUnit = section(Path.of("/lib/systemd/system/fdbroker-metrics.socket"), "Socket");
+    List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(),
+        "-l", "127.0.0.1:" + metricsPort,
+        "--fdname=" + socketUnit.get("FileDescriptorName") + ":" + metricsUnit.get("FileDescriptorName"), "--"));
     cmd.addAll(setprivFor(service));
     cmd.addAll(Arrays.asList(service.get("ExecStart").split(" ")));
     Process broker = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("broker.log").toFile()).start();
@@ -168,6 +179,21 @@ class PackagingIT {
       assertTrue(client.out().contains(Base64.getEncoder().encodeToString("only root may read this\n".getBytes(StandardCharsets.UTF_8))),
           "but reads it through the broker: " + client.out() + "\n" + Files.readString(dir.resolve("broker.log")));
       assertTrue(client.out().contains("\"write_error\": \"EBADF\""), client.out());
+
+      // Metrics come out of the socket systemd made, although the broker itself has no network.
+      java.net.http.HttpResponse<String> scrape = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, scrape.statusCode());
+      assertTrue(scrape.body().contains("fdbroker_files_total{outcome=\"granted\"} 1.0"), scrape.body());
+      assertTrue(scrape.body().contains("jvm_memory_used_bytes"), "the packaged runtime has what JVM metrics need");
+      // And the audit file, written by the fdbroker user where the package lets it write.
+      String audit = "";
+      for (int i = 0; i < 100 && !audit.contains("\"rule\":\"workers\""); i++) {
+        Thread.sleep(50);
+        audit = Files.exists(auditFile) ? Files.readString(auditFile) : "";
+      }
+      assertTrue(audit.contains("\"decision\":\"allow\",\"rule\":\"workers\""), audit + Files.readString(dir.resolve("broker.log")));
 
       // The broker really is the unprivileged user with one capability (CAP_DAC_READ_SEARCH is bit 2).
       String status = Files.readString(Path.of("/proc", Long.toString(broker.pid()), "status"));
@@ -196,6 +222,7 @@ class PackagingIT {
     assertTrue(Files.exists(POLICY), "remove keeps the operator's policy (a conffile)");
     run("dpkg", "-P", "fdbroker").ok();
     assertFalse(Files.exists(POLICY), "purge removes it");
+    assertFalse(Files.exists(Path.of("/var/log/fdbroker")), "and the audit logs");
     assertFalse(Files.exists(Path.of("/etc/fdbroker")));
     assertTrue(run("dpkg", "-s", "fdbroker").exit() != 0, "no longer installed");
   }

@@ -2,9 +2,13 @@ package dev.fdbroker.broker.cli;
 
 import dev.fdbroker.broker.BrokerVersion;
 import dev.fdbroker.broker.Daemon;
+import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.metrics.BrokerMetrics;
+import dev.fdbroker.broker.metrics.MetricsEndpoint;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.ConfigException;
 import dev.fdbroker.broker.policy.CurrentPolicy;
+import dev.fdbroker.broker.policy.MetricsAddress;
 import dev.fdbroker.broker.policy.Policy;
 import dev.fdbroker.broker.server.BrokerServer;
 import dev.fdbroker.broker.server.SocketBinder;
@@ -19,6 +23,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.newsclub.net.unix.AFServerSocket;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +60,7 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws IOException, InterruptedException {
     Set<PosixFilePermission> mode;
     Policy policy;
+    long loadStart = System.nanoTime();
     try {
       mode = SocketBinder.parseMode(socketMode);
       policy = Policy.load(config);
@@ -63,24 +69,43 @@ final class ServeCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     SdNotify notify = SdNotify.fromEnvironment();
-    Optional<AFUNIXServerSocket> inherited;
+    Optional<SocketActivation.Sockets> inherited;
     try {
-      inherited = SocketActivation.listeningSocket();
+      inherited = SocketActivation.inherited();
     } catch (SocketActivation.ActivationException e) {
       log.error("socket activation: {}", e.getMessage());
       return Main.EXIT_USAGE;
+    }
+    String listen = policy.observability().metricsListen();
+    Optional<AFServerSocket<?>> inheritedMetrics = inherited.flatMap(SocketActivation.Sockets::metrics);
+    if (MetricsAddress.SYSTEMD.equals(listen) && inheritedMetrics.isEmpty()) {
+      log.error("metrics.listen is systemd, but no socket named metrics was passed (enable fdbroker-metrics.socket)");
+      return Main.EXIT_USAGE;
+    }
+    if (inheritedMetrics.isPresent() && !MetricsAddress.SYSTEMD.equals(listen)) {
+      log.warn("a metrics socket was passed but the policy does not say metrics.listen: systemd; not serving it");
+      inheritedMetrics.get().close();
     }
     if (inherited.isEmpty() && socket == null) {
       log.error("no socket: give --socket PATH, or start the broker under socket activation");
       return Main.EXIT_USAGE;
     }
+    BrokerMetrics metrics = new BrokerMetrics();
+    metrics.policyLoaded(1, policy.rules().size(), System.nanoTime() - loadStart);
     SecureOpener opener = SecureOpener.forThisKernel();
     // Bound here, the socket file is ours to remove; inherited, it belongs to the service manager.
     SocketBinder.BoundSocket bound = inherited.isPresent() ? null : SocketBinder.bind(socket, mode, socketGroup);
-    AFUNIXServerSocket listening = bound != null ? bound.server() : inherited.get();
+    AFUNIXServerSocket listening = bound != null ? bound.server() : inherited.get().requests();
+    AuditLog audit = AuditLog.open(policy.observability().auditFile(), metrics);
+    MetricsEndpoint endpoint = null;
+    if (MetricsAddress.SYSTEMD.equals(listen)) {
+      endpoint = MetricsEndpoint.serve(inheritedMetrics.get(), metrics::scrape);
+    } else if (listen != null) {
+      endpoint = MetricsEndpoint.start(listen, metrics::scrape);
+    }
     CurrentPolicy current = new CurrentPolicy(policy);
-    BrokerServer server = new BrokerServer(listening, current, opener, BrokerVersion.get());
-    Daemon daemon = new Daemon(config, current, server, notify);
+    BrokerServer server = new BrokerServer(listening, current, opener, BrokerVersion.get(), metrics, audit);
+    Daemon daemon = new Daemon(config, current, server, notify, metrics, audit);
     SignalHandlers.install(daemon::reload, daemon::stop);
 
     int rules = policy.rules().size();
@@ -100,6 +125,10 @@ final class ServeCommand implements Callable<Integer> {
     if (bound != null) {
       bound.close();
     }
+    if (endpoint != null) {
+      endpoint.close();
+    }
+    audit.close();
     notify.close();
     return 0;
   }

@@ -16,13 +16,15 @@ public final class Policy {
   private final String source;
   private final List<Rule> rules;
   private final Limits limits;
+  private final Observability observability;
   private final Entry[] entries;
   private final PatternTrie trie;
 
-  Policy(String source, List<Rule> rules, Limits limits) {
+  Policy(String source, List<Rule> rules, Limits limits, Observability observability) {
     this.source = source;
     this.rules = List.copyOf(rules);
     this.limits = limits;
+    this.observability = observability;
     int count = 0;
     for (Rule r : rules) {
       count += r.allow().size() + r.deny().size();
@@ -88,5 +90,10 @@ public final class Policy {
 
   public Limits limits() {
     return limits;
+  }
+
+  /** Where metrics and audit records go. */
+  public Observability observability() {
+    return observability;
   }
 }

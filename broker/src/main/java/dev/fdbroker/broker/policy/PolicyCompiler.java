@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
  * user database; the running broker only compares numbers.
  */
 final class PolicyCompiler {
-  private static final Set<String> TOP_KEYS = Set.of("rules", "limits");
+  private static final Set<String> TOP_KEYS = Set.of("rules", "limits", "metrics", "audit");
+  private static final Set<String> METRICS_KEYS = Set.of("listen");
+  private static final Set<String> AUDIT_KEYS = Set.of("output");
   private static final Set<String> RULE_KEYS = Set.of("name", "users", "groups", "allow", "deny");
   private static final Set<String> LIMIT_KEYS =
       Set.of("max_connections", "max_paths_per_request", "idle_timeout_seconds", "request_timeout_seconds");
@@ -63,7 +65,43 @@ final class PolicyCompiler {
     }
     Entry limitsEntry = top.entries().get("limits");
     Limits limits = limitsEntry == null ? Limits.DEFAULTS : limits(limitsEntry.value());
-    return new Policy(file, rules, limits);
+    return new Policy(file, rules, limits, observability(top));
+  }
+
+  private Observability observability(MapNode top) throws ConfigException {
+    String listen = null;
+    Entry metrics = top.entries().get("metrics");
+    if (metrics != null) {
+      MapNode m = map(metrics.value(), "metrics");
+      checkKeys(m, "metrics", METRICS_KEYS);
+      Entry e = m.entries().get("listen");
+      if (e == null) {
+        throw new ConfigException(file, m.location(), "metrics", "missing \"listen\" (host:port or unix:/path)");
+      }
+      listen = string(e.value(), "metrics.listen");
+      String problem = MetricsAddress.problem(listen);
+      if (problem != null) {
+        throw new ConfigException(file, e.value().location(), "metrics.listen", problem);
+      }
+    }
+    java.nio.file.Path auditFile = null;
+    Entry audit = top.entries().get("audit");
+    if (audit != null) {
+      MapNode a = map(audit.value(), "audit");
+      checkKeys(a, "audit", AUDIT_KEYS);
+      Entry e = a.entries().get("output");
+      if (e != null) {
+        String output = string(e.value(), "audit.output");
+        if (!output.equals("stderr")) {
+          if (!output.startsWith("/")) {
+            throw new ConfigException(file, e.value().location(), "audit.output",
+                "expected \"stderr\" or an absolute file path, found \"" + output + "\"");
+          }
+          auditFile = java.nio.file.Path.of(output);
+        }
+      }
+    }
+    return new Observability(listen, auditFile);
   }
 
   private Rule rule(ConfigNode node, String field, int index) throws ConfigException {

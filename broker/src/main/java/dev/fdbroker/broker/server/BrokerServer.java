@@ -1,5 +1,7 @@
 package dev.fdbroker.broker.server;
 
+import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Limits;
@@ -27,6 +29,7 @@ public final class BrokerServer implements Closeable {
   private final AFUNIXServerSocket server;
   private final CurrentPolicy policy;
   private final RequestHandler handler;
+  private final BrokerMetrics metrics;
   private static final int MAX_LINGERING_REFUSALS = 64;
   private static final int REFUSAL_LINGER_MILLIS = 500;
 
@@ -37,10 +40,12 @@ public final class BrokerServer implements Closeable {
   private volatile boolean accepting;
   private long nextConnectionId = 1;
 
-  public BrokerServer(AFUNIXServerSocket server, CurrentPolicy policy, SecureOpener opener, String version) {
+  public BrokerServer(AFUNIXServerSocket server, CurrentPolicy policy, SecureOpener opener, String version,
+      BrokerMetrics metrics, AuditLog audit) {
     this.server = server;
     this.policy = policy;
-    this.handler = new RequestHandler(policy, opener, version);
+    this.metrics = metrics;
+    this.handler = new RequestHandler(policy, opener, version, metrics, audit);
   }
 
   /** Accepts and serves connections until {@link #close()}. */
@@ -75,10 +80,12 @@ public final class BrokerServer implements Closeable {
       Limits limits = policy.get().limits();
       Connection connection;
       if (active.incrementAndGet() <= limits.maxConnections()) {
-        connection = new Connection(id, socket, handler, limits, this::ended);
+        connection = new Connection(id, socket, handler, metrics, limits, this::ended);
         live.add(connection);
+        metrics.connectionOpened();
       } else {
         active.decrementAndGet();
+        metrics.connectionRejected();
         Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY,
             "the broker is serving its limit of " + limits.maxConnections() + " connections; try again later");
         // Lingering lets the client read why; under a flood of refusals, stop lingering.
@@ -92,6 +99,7 @@ public final class BrokerServer implements Closeable {
   private void ended(Connection c) {
     live.remove(c);
     active.decrementAndGet();
+    metrics.connectionClosed();
   }
 
   private static void closeQuietly(AFUNIXSocket socket) {

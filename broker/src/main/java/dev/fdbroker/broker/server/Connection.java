@@ -1,9 +1,13 @@
 package dev.fdbroker.broker.server;
 
+import dev.fdbroker.broker.metrics.BrokerMetrics;
+import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
+import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.Limits;
 import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
+import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.Frame;
 import dev.fdbroker.protocol.FrameReader;
 import dev.fdbroker.protocol.FramingException;
@@ -38,6 +42,7 @@ final class Connection implements Runnable {
   private final long id;
   private final AFUNIXSocket socket;
   private final RequestHandler handler;
+  private final BrokerMetrics metrics;
   private final Limits limits;
   private final Consumer<Connection> onClose;
   private final Reply refusal;
@@ -56,9 +61,9 @@ final class Connection implements Runnable {
   private long frameDeadline;
 
   /** A connection to serve. */
-  Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits,
+  Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, Limits limits,
       Consumer<Connection> onClose) {
-    this(id, socket, handler, limits, null, 0, onClose);
+    this(id, socket, handler, metrics, limits, null, 0, onClose);
   }
 
   /**
@@ -67,14 +72,15 @@ final class Connection implements Runnable {
    */
   Connection(long id, AFUNIXSocket socket, Reply refusal, int lingerMillis,
       Consumer<Connection> onClose) {
-    this(id, socket, null, null, refusal, lingerMillis, onClose);
+    this(id, socket, null, null, null, refusal, lingerMillis, onClose);
   }
 
-  private Connection(long id, AFUNIXSocket socket, RequestHandler handler, Limits limits, Reply refusal,
-      int lingerMillis, Consumer<Connection> onClose) {
+  private Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, Limits limits,
+      Reply refusal, int lingerMillis, Consumer<Connection> onClose) {
     this.id = id;
     this.socket = socket;
     this.handler = handler;
+    this.metrics = metrics;
     this.limits = limits;
     this.refusal = refusal;
     this.lingerMillis = lingerMillis;
@@ -93,9 +99,10 @@ final class Connection implements Runnable {
         log.warn("connection {}: the kernel reported no peer credentials; closing", id);
         return;
       }
-      log.debug("connection {} from uid {} gid {} pid {}", id, caller.uid(), caller.gid(), caller.pid());
+      Peer peer = Peer.of(id, caller);
+      log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
       socketFd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
-      serve(caller);
+      serve(peer);
     } catch (SocketTimeoutException e) {
       log.debug("connection {} timed out: {}", id, e.getMessage());
     } catch (IOException e) {
@@ -126,7 +133,7 @@ final class Connection implements Runnable {
    * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
    */
   private void refuse() throws IOException {
-    write(Response.last(refusal));
+    write(Response.last(refusal, null, null));
     if (lingerMillis <= 0) {
       return;
     }
@@ -140,7 +147,7 @@ final class Connection implements Runnable {
     }
   }
 
-  private void serve(Caller caller) throws IOException {
+  private void serve(Peer peer) throws IOException {
     FrameReader reader = new FrameReader(socket.getInputStream(), ProtocolLimits.MAX_FRAME_BYTES,
         READ_BUFFER, this::pace);
     while (true) {
@@ -149,15 +156,19 @@ final class Connection implements Runnable {
         frame = reader.next();
       } catch (FramingException e) {
         // Framing is lost: say why, then hang up.
-        send(Response.last(new Reply.Failed(RequestId.NONE, e.code(), e.getMessage())));
+        long start = System.nanoTime();
+        handler.refusedWhole(peer, e.code(), start);
+        send(Response.last(new Reply.Failed(RequestId.NONE, e.code(), e.getMessage()), Op.INVALID,
+            e.code() == ErrorCode.TOO_LARGE ? Outcome.TOO_LARGE : Outcome.BAD_REQUEST), start);
         return;
       }
       if (frame == null || !state.compareAndSet(IDLE, BUSY)) {
         return; // end of stream, or drained while the frame arrived: the request never started
       }
       frameDeadline = 0;
-      try (Response response = handler.handle(caller, frame)) {
-        send(response);
+      long start = System.nanoTime();
+      try (Response response = handler.handle(peer, frame)) {
+        send(response, start);
       }
       state.set(IDLE);
       if (draining) {
@@ -215,9 +226,11 @@ final class Connection implements Runnable {
    * drained socket never finds it full, which matters because junixsocket drops the descriptors of
    * a write that does (EAGAIN) on a virtual thread.
    */
-  private void send(Response response) throws IOException {
+  private void send(Response response, long startNanos) throws IOException {
     awaitDrained();
     write(response);
+    metrics.request(response.op(), response.outcome(), System.nanoTime() - startNanos);
+    metrics.descriptorsSent(response.fds().length);
   }
 
   private void awaitDrained() throws IOException {

@@ -1,9 +1,15 @@
 package dev.fdbroker.broker.server;
 
+import dev.fdbroker.broker.audit.AuditEvent;
+import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.metrics.BrokerMetrics;
+import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
+import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
 import dev.fdbroker.broker.opener.OpenOutcome;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.CurrentPolicy;
+import dev.fdbroker.broker.policy.Decision;
 import dev.fdbroker.broker.policy.Policy;
 import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.BadRequestException;
@@ -19,28 +25,37 @@ import dev.fdbroker.protocol.RequestCodec;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 
-/** Answers one request frame from one caller: decode, decide each path, open what is allowed. */
+/**
+ * Answers one request frame from one caller: decode, decide each path, open what is allowed; every
+ * decision counted and audited.
+ */
 final class RequestHandler {
   static final String DENIED_MESSAGE = "not allowed by policy";
 
   private final CurrentPolicy policy;
   private final SecureOpener opener;
   private final String version;
-  private final java.util.concurrent.atomic.LongAdder served = new java.util.concurrent.atomic.LongAdder();
+  private final BrokerMetrics metrics;
+  private final AuditLog audit;
+  private final LongAdder served = new LongAdder();
 
-  RequestHandler(CurrentPolicy policy, SecureOpener opener, String version) {
+  RequestHandler(CurrentPolicy policy, SecureOpener opener, String version, BrokerMetrics metrics, AuditLog audit) {
     this.policy = policy;
     this.opener = opener;
     this.version = version;
+    this.metrics = metrics;
+    this.audit = audit;
   }
 
   long requestsServed() {
     return served.sum();
   }
 
-  Response handle(Caller caller, Frame frame) {
+  Response handle(Peer peer, Frame frame) {
     served.increment();
+    long start = System.nanoTime();
     // One snapshot for the whole request: a reload takes effect between requests, never inside one.
     Policy snapshot = policy.get();
     int maxPaths = snapshot.limits().maxPathsPerRequest();
@@ -48,53 +63,92 @@ final class RequestHandler {
     try {
       request = RequestCodec.decode(frame, maxPaths);
     } catch (BadRequestException e) {
-      return Response.of(new Reply.Failed(e.id(), ErrorCode.BAD_REQUEST, e.getMessage()));
+      refusedWhole(peer, ErrorCode.BAD_REQUEST, start);
+      return Response.of(new Reply.Failed(e.id(), ErrorCode.BAD_REQUEST, e.getMessage()), Op.INVALID, Outcome.BAD_REQUEST);
     }
     return switch (request) {
       case Request.Ping ping -> Response.of(
-          new Reply.Pong(ping.id(), version, ProtocolLimits.PROTOCOL_VERSION, maxPaths));
-      case Request.Open open -> open(snapshot, caller, open);
+          new Reply.Pong(ping.id(), version, ProtocolLimits.PROTOCOL_VERSION, maxPaths), Op.PING, Outcome.OK);
+      case Request.Open open -> open(snapshot, peer, open);
     };
   }
 
-  private Response open(Policy snapshot, Caller caller, Request.Open request) {
+  /** Audits a request refused as a whole (not well formed, or framing lost). */
+  void refusedWhole(Peer peer, ErrorCode code, long startNanos) {
+    Caller c = peer.caller();
+    audit.record(new AuditEvent(peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "invalid",
+        null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
+  }
+
+  private Response open(Policy snapshot, Peer peer, Request.Open request) {
     List<String> paths = request.paths();
     int[] fds = new int[paths.size()];
     int granted = 0;
     try {
       List<FileResult> results = new ArrayList<>(paths.size());
       for (String path : paths) {
-        String problem = PathSyntax.problem(path);
-        if (problem != null) {
-          results.add(new FileResult.Refused(path, ErrorCode.BAD_REQUEST, problem));
-          continue;
+        long t0 = System.nanoTime();
+        PathOutcome outcome = openOne(snapshot, peer, path);
+        FileResult result = outcome.result();
+        if (result instanceof FileResult.Granted g) {
+          fds[granted] = g.fd(); // the real descriptor, replaced by its index in the reply
+          result = new FileResult.Granted(path, granted++, g.size());
         }
-        // Deny before touching the filesystem, so a denial reveals nothing about whether the file exists.
-        if (!snapshot.decide(caller, path).allowed()) {
-          results.add(new FileResult.Refused(path, ErrorCode.DENIED, DENIED_MESSAGE));
-          continue;
-        }
-        switch (opener.open(path)) {
-          case OpenOutcome.Opened opened -> {
-            fds[granted] = opened.fd();
-            results.add(new FileResult.Granted(path, granted, opened.stat().size()));
-            granted++;
-          }
-          case OpenOutcome.Refused refused ->
-              results.add(new FileResult.Refused(path, refused.code(), refused.message()));
-        }
+        results.add(result);
+        audited(peer, path, outcome, t0);
       }
       byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
       if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
         closeAll(fds, granted);
         return Response.of(new Reply.Failed(request.id(), ErrorCode.TOO_LARGE,
-            "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"));
+            "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
+            Op.OPEN, Outcome.TOO_LARGE);
       }
-      return new Response(frame, Arrays.copyOf(fds, granted), false);
+      return new Response(frame, Arrays.copyOf(fds, granted), false, Op.OPEN, Outcome.OK);
     } catch (RuntimeException | Error e) {
       closeAll(fds, granted);
       throw e;
     }
+  }
+
+  /** What happened to one path: the result, and the policy's verdict for the audit log. */
+  private record PathOutcome(FileResult result, String decision, String rule) {}
+
+  /** Decides and opens one path. A granted result carries the real descriptor in {@code fd}. */
+  private PathOutcome openOne(Policy snapshot, Peer peer, String path) {
+    String problem = PathSyntax.problem(path);
+    if (problem != null) {
+      return new PathOutcome(new FileResult.Refused(path, ErrorCode.BAD_REQUEST, problem), "invalid", null);
+    }
+    // Deny before touching the filesystem, so a denial reveals nothing about whether the file exists.
+    Decision decision = snapshot.decide(peer.caller(), path);
+    String rule = switch (decision) {
+      case Decision.Allowed a -> a.rule().name();
+      case Decision.Denied d -> d.rule().name();
+      case Decision.NoRuleAllows n -> null;
+    };
+    metrics.decision(decision.allowed(), rule);
+    if (!decision.allowed()) {
+      return new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, DENIED_MESSAGE), "deny", rule);
+    }
+    FileResult result = switch (opener.open(path)) {
+      case OpenOutcome.Opened opened -> new FileResult.Granted(path, opened.fd(), opened.stat().size());
+      case OpenOutcome.Refused refused -> new FileResult.Refused(path, refused.code(), refused.message());
+    };
+    return new PathOutcome(result, "allow", rule);
+  }
+
+  private void audited(Peer peer, String path, PathOutcome outcome, long startNanos) {
+    String error = null;
+    if (outcome.result() instanceof FileResult.Refused r) {
+      error = r.error().wireName();
+      metrics.fileRefused(r.error());
+    } else {
+      metrics.fileGranted();
+    }
+    Caller c = peer.caller();
+    audit.record(new AuditEvent(peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "open",
+        path, outcome.decision(), outcome.rule(), error, (System.nanoTime() - startNanos) / 1000));
   }
 
   private static void closeAll(int[] fds, int count) {

@@ -1,5 +1,7 @@
 package dev.fdbroker.broker.server;
 
+import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
+import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
 import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.ProtocolLimits;
@@ -8,19 +10,20 @@ import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.RequestId;
 
 /**
- * An encoded reply frame and the descriptors that travel with it. The broker's copies of the
- * descriptors are closed by {@link #close()}, right after sending (or failing to send).
+ * An encoded reply frame and the descriptors that travel with it, with what the metrics say of it.
+ * The broker's copies of the descriptors are closed by {@link #close()}, right after sending (or
+ * failing to send).
  */
-record Response(byte[] frame, int[] fds, boolean closeConnection) implements AutoCloseable {
+record Response(byte[] frame, int[] fds, boolean closeConnection, Op op, Outcome outcome) implements AutoCloseable {
   private static final int[] NONE = new int[0];
 
-  static Response of(Reply reply) {
-    return new Response(encodeWithinLimit(reply), NONE, false);
+  static Response of(Reply reply, Op op, Outcome outcome) {
+    return new Response(encodeWithinLimit(reply), NONE, false, op, outcome);
   }
 
   /** A reply after which the connection is closed (framing lost, or admission refused). */
-  static Response last(Reply reply) {
-    return new Response(encodeWithinLimit(reply), NONE, true);
+  static Response last(Reply reply, Op op, Outcome outcome) {
+    return new Response(encodeWithinLimit(reply), NONE, true, op, outcome);
   }
 
   /**

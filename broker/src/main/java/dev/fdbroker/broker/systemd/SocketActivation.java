@@ -4,18 +4,28 @@ import dev.fdbroker.broker.posix.Posix;
 import java.io.IOException;
 import java.util.Map;
 import java.util.Optional;
+import org.newsclub.net.unix.AFServerSocket;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.FileDescriptorCast;
 
 /**
  * The sd_listen_fds protocol: a service manager (systemd, or systemd-socket-activate) that created
- * the listening socket passes it as descriptor 3, and says so with LISTEN_FDS (how many) and
- * LISTEN_PID (for which process: environment variables are inherited, descriptors meant for a
- * parent must not be taken by a child).
+ * the listening sockets passes them as descriptors 3, 4, ..., and says so with LISTEN_FDS (how
+ * many), LISTEN_PID (for which process: environment variables are inherited, descriptors meant for
+ * a parent must not be taken by a child) and LISTEN_FDNAMES (their names, colon-separated).
+ *
+ * <p>fdbroker takes one or two: the request socket (AF_UNIX), and optionally one named
+ * {@value #METRICS_NAME} (from fdbroker-metrics.socket) for the metrics endpoint, so that a
+ * service without network access can still be scraped over TCP.
  */
 public final class SocketActivation {
   /** SD_LISTEN_FDS_START: the first passed descriptor. */
   static final int FIRST_FD = 3;
+  /** FileDescriptorName= of the metrics socket. */
+  public static final String METRICS_NAME = "metrics";
+
+  /** The sockets a service manager passed. */
+  public record Sockets(AFUNIXServerSocket requests, Optional<AFServerSocket<?>> metrics) {}
 
   private SocketActivation() {}
 
@@ -28,12 +38,12 @@ public final class SocketActivation {
     }
   }
 
-  /** The inherited listening socket, or empty when not socket-activated (no LISTEN_FDS). */
-  public static Optional<AFUNIXServerSocket> listeningSocket() throws IOException {
-    return listeningSocket(System.getenv(), ProcessHandle.current().pid());
+  /** The inherited sockets, or empty when not socket-activated (no LISTEN_FDS). */
+  public static Optional<Sockets> inherited() throws IOException {
+    return inherited(System.getenv(), ProcessHandle.current().pid());
   }
 
-  static Optional<AFUNIXServerSocket> listeningSocket(Map<String, String> env, long pid) throws IOException {
+  static Optional<Sockets> inherited(Map<String, String> env, long pid) throws IOException {
     String fds = env.get("LISTEN_FDS");
     if (fds == null) {
       return Optional.empty();
@@ -43,24 +53,54 @@ public final class SocketActivation {
       throw new ActivationException("LISTEN_FDS is set but LISTEN_PID is " + listenPid + ", not this process ("
           + pid + "): the sockets were passed to another process");
     }
-    if (!fds.equals("1")) {
-      throw new ActivationException("expected exactly one socket from socket activation, got LISTEN_FDS="
-          + fds + " (LISTEN_FDNAMES=" + env.get("LISTEN_FDNAMES") + "); fdbroker.socket should have one ListenStream=");
+    int count;
+    try {
+      count = Integer.parseInt(fds);
+    } catch (NumberFormatException e) {
+      throw new ActivationException("LISTEN_FDS is not a number: " + fds);
     }
-    checkListeningUnixStream(FIRST_FD);
-    AFUNIXServerSocket socket = FileDescriptorCast.unsafeUsing(FIRST_FD).as(AFUNIXServerSocket.class);
+    String[] names = env.getOrDefault("LISTEN_FDNAMES", "").split(":", -1);
+    Integer requestFd = null;
+    Integer metricsFd = null;
+    for (int i = 0; i < count; i++) {
+      int fd = FIRST_FD + i;
+      boolean metrics = i < names.length && names[i].equals(METRICS_NAME);
+      if (metrics && metricsFd == null) {
+        metricsFd = fd;
+      } else if (!metrics && requestFd == null) {
+        requestFd = fd;
+      } else {
+        throw new ActivationException("unexpected socket " + fd + " (LISTEN_FDS=" + fds + ", LISTEN_FDNAMES="
+            + env.get("LISTEN_FDNAMES") + "): fdbroker takes one request socket and at most one named "
+            + METRICS_NAME);
+      }
+    }
+    if (requestFd == null) {
+      throw new ActivationException("no request socket among the " + count + " passed (LISTEN_FDNAMES="
+          + env.get("LISTEN_FDNAMES") + ")");
+    }
+    checkListening(requestFd, Posix.AF_UNIX, "the request socket; check ListenStream= in fdbroker.socket, and Accept=no");
+    AFUNIXServerSocket requests = FileDescriptorCast.unsafeUsing(requestFd).as(AFUNIXServerSocket.class);
     // The socket file belongs to the service manager, which keeps listening on it after we stop.
-    socket.setDeleteOnClose(false);
-    return Optional.of(socket);
+    requests.setDeleteOnClose(false);
+    Optional<AFServerSocket<?>> metrics = Optional.empty();
+    if (metricsFd != null) {
+      checkListening(metricsFd, -1, "the metrics socket; check ListenStream= in fdbroker-metrics.socket");
+      // Any family (usually TCP): junixsocket wraps what it has no class for in a generic socket.
+      AFServerSocket<?> socket = FileDescriptorCast.unsafeUsing(metricsFd).as(AFServerSocket.class);
+      socket.setDeleteOnClose(false);
+      metrics = Optional.of(socket);
+    }
+    return Optional.of(new Sockets(requests, metrics));
   }
 
-  private static void checkListeningUnixStream(int fd) throws ActivationException {
+  /** A listening stream socket of the given family (-1: any). */
+  private static void checkListening(int fd, int family, String what) throws ActivationException {
     int domain = Posix.socketOption(fd, Posix.SOL_SOCKET, Posix.SO_DOMAIN);
     int type = Posix.socketOption(fd, Posix.SOL_SOCKET, Posix.SO_TYPE);
     int listening = Posix.socketOption(fd, Posix.SOL_SOCKET, Posix.SO_ACCEPTCONN);
-    if (domain != Posix.AF_UNIX || type != Posix.SOCK_STREAM || listening != 1) {
-      throw new ActivationException("descriptor " + fd + " is not a listening AF_UNIX stream socket"
-          + " (check ListenStream= in fdbroker.socket, and Accept=no)");
+    if ((family != -1 && domain != family) || type != Posix.SOCK_STREAM || listening != 1) {
+      throw new ActivationException("descriptor " + fd + " is not a listening stream socket for " + what);
     }
   }
 }

@@ -29,7 +29,13 @@ final class BrokerProcess implements AutoCloseable {
    * unprivileged test users can connect; the policy decides what they get.
    */
   static BrokerProcess start(Path policy, Path socket, String... jvmOptions) throws Exception {
-    Path log = socket.resolveSibling(socket.getFileName() + ".log");
+    return start(policy, socket, java.util.Map.of(), jvmOptions);
+  }
+
+  /** As {@link #start(Path, Path, String...)}, with extra environment variables. */
+  static BrokerProcess start(Path policy, Path socket, java.util.Map<String, String> env, String... jvmOptions)
+      throws Exception {
+    Path log = logFile(socket);
     List<String> cmd = new ArrayList<>(List.of(ItSupport.java()));
     cmd.addAll(List.of(jvmOptions));
     cmd.addAll(List.of("-jar", ItSupport.brokerJar().toString(), "serve",
@@ -38,6 +44,7 @@ final class BrokerProcess implements AutoCloseable {
         .redirectErrorStream(true)
         .redirectOutput(log.toFile());
     pb.environment().put("FDBROKER_LOG_LEVEL", "DEBUG");
+    pb.environment().putAll(env);
     Process p = pb.start();
     BrokerProcess broker = new BrokerProcess(p, socket, log);
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -62,6 +69,11 @@ final class BrokerProcess implements AutoCloseable {
 
   Path socket() {
     return socket;
+  }
+
+  /** Where the broker's stdout and stderr go. */
+  static Path logFile(Path socket) {
+    return socket.resolveSibling(socket.getFileName() + ".log");
   }
 
   long pid() {

@@ -50,10 +50,18 @@ final class Fixture implements AutoCloseable {
 
   /** Builds the tree and starts a broker; {@code limits} is YAML for the limits mapping, or "". */
   static Fixture start(String limits, String... jvmOptions) throws Exception {
+    return startWith(limits.isEmpty() ? "" : "limits: " + limits, java.util.Map.of(), jvmOptions);
+  }
+
+  /**
+   * Builds the tree and starts a broker. {@code topLevel} is YAML put before the rules (limits,
+   * metrics, audit); ROOT in it stands for the fixture's directory.
+   */
+  static Fixture startWith(String topLevel, java.util.Map<String, String> env, String... jvmOptions) throws Exception {
     Fixture f = new Fixture(ItSupport.worldReadableTempDir("fdbroker-it-"));
     try {
-      f.build(limits);
-      f.broker = BrokerProcess.start(f.policy, f.socket, jvmOptions);
+      f.build(topLevel.replace("ROOT", f.root.toString()));
+      f.broker = BrokerProcess.start(f.policy, f.socket, env, jvmOptions);
       return f;
     } catch (Exception | Error e) {
       f.close();
@@ -61,7 +69,7 @@ final class Fixture implements AutoCloseable {
     }
   }
 
-  private void build(String limits) throws Exception {
+  private void build(String topLevel) throws Exception {
     ItSupport.write(secret, SECRET, "rw-------");
     ItSupport.write(allowed.resolve("public.txt"), "public\n", "rw-r--r--");
     ItSupport.write(allowed.resolve("sub/deep.txt"), "deep\n", "rw-r--r--");
@@ -95,7 +103,7 @@ final class Fixture implements AutoCloseable {
             users: [%d]
             allow: ["%s/**"]
             deny: ["%s/private/**"]
-        """.formatted(limits.isEmpty() ? "" : "limits: " + limits, allowed, allowed, allowed, allowed,
+        """.formatted(topLevel, allowed, allowed, allowed, allowed,
             ItSupport.myUid(), allowed, allowed));
   }
 

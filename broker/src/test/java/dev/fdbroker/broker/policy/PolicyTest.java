@@ -134,7 +134,7 @@ class PolicyTest {
 
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
-      "rulez: []                                                               | 1:1: rulez: unknown key (expected limits, rules)",
+      "rulez: []                                                               | 1:1: rulez: unknown key (expected audit, limits, metrics, rules)",
       "limits: {}                                                              | 1:1: missing \"rules\"",
       "rules: {}                                                               | 1:8: rules: expected a list, found a mapping",
       "rules: [{users: [1], allow: [/a]}]                                      | 1:9: rules[0]: a rule needs a \"name\"",

@@ -1,0 +1,176 @@
+package dev.fdbroker.broker.audit;
+
+import ch.qos.logback.classic.AsyncAppender;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.FileAppender;
+import ch.qos.logback.core.OutputStreamAppender;
+import ch.qos.logback.core.recovery.ResilientOutputStreamBase;
+import ch.qos.logback.core.status.Status;
+import ch.qos.logback.core.status.StatusListener;
+import dev.fdbroker.broker.metrics.BrokerMetrics;
+import java.nio.file.Path;
+import net.logstash.logback.composite.loggingevent.ArgumentsJsonProvider;
+import net.logstash.logback.composite.loggingevent.LoggingEventFormattedTimestampJsonProvider;
+import net.logstash.logback.composite.loggingevent.LoggingEventJsonProviders;
+import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The audit trail: one JSON line per decision, on its own logger ({@code fdbroker.audit}), to
+ * stderr (the journal) or a file.
+ *
+ * <p>Records pass through a bounded queue to a writer thread, which never blocks a request: if
+ * the writer falls behind (a slow or stuck disk), records are dropped and counted
+ * ({@code fdbroker_audit_dropped_total}). Write failures (a full disk) are counted too
+ * ({@code fdbroker_audit_write_errors_total}); logback's file appender keeps retrying the file.
+ */
+public final class AuditLog implements AutoCloseable {
+  private static final org.slf4j.Logger ops = LoggerFactory.getLogger(AuditLog.class);
+  static final String LOGGER = "fdbroker.audit";
+  private static final int QUEUE = 8192;
+
+  private final LoggerContext context;
+  private final Logger logger;
+  private final BrokerMetrics metrics;
+  private AsyncAppender async;
+  private Path file;
+
+  private AuditLog(LoggerContext context, BrokerMetrics metrics) {
+    this.context = context;
+    this.metrics = metrics;
+    this.logger = context.getLogger(LOGGER);
+    logger.setAdditive(false);
+    logger.setLevel(Level.INFO);
+  }
+
+  /** An audit log writing to {@code file}, or to stderr if null. */
+  public static AuditLog open(Path file, BrokerMetrics metrics) {
+    AuditLog log = new AuditLog((LoggerContext) LoggerFactory.getILoggerFactory(), metrics);
+    log.context.getStatusManager().add(log.new WriteErrorCounter());
+    log.reopen(file);
+    return log;
+  }
+
+  /** Records one event; never blocks and never throws. */
+  public void record(AuditEvent event) {
+    logger.info("audit", event);
+  }
+
+  /**
+   * Points the log at {@code file} (or stderr), reopening it: a reload after log rotation starts
+   * a fresh file. Records queued for the old target are written there first.
+   */
+  public synchronized void reopen(Path file) {
+    AsyncAppender previous = async;
+    OutputStreamAppender<ILoggingEvent> target = file == null ? console() : file(file);
+    target.setContext(context);
+    target.setName(file == null ? "audit-stderr" : "audit-file");
+    target.setEncoder(encoder());
+    target.start();
+    if (!target.isStarted()) {
+      ops.error("audit log {} cannot be opened; audit records are dropped until it can", file);
+    }
+    CountingAsyncAppender next = new CountingAsyncAppender(metrics);
+    next.setContext(context);
+    next.setName("audit-async");
+    next.setQueueSize(QUEUE);
+    next.setDiscardingThreshold(0); // keep every level: all audit records matter
+    next.setNeverBlock(true);
+    next.setIncludeCallerData(false);
+    next.addAppender(target);
+    next.start();
+    logger.addAppender(next);
+    async = next;
+    this.file = file;
+    if (previous != null) {
+      logger.detachAppender(previous);
+      previous.stop(); // flushes what it holds, then closes its target
+    }
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  private ConsoleAppender<ILoggingEvent> console() {
+    ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+    console.setTarget("System.err");
+    return console;
+  }
+
+  private FileAppender<ILoggingEvent> file(Path path) {
+    FileAppender<ILoggingEvent> appender = new FileAppender<>();
+    appender.setFile(path.toString());
+    appender.setAppend(true);
+    return appender;
+  }
+
+  private LoggingEventCompositeJsonEncoder encoder() {
+    LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
+    LoggingEventFormattedTimestampJsonProvider time = new LoggingEventFormattedTimestampJsonProvider();
+    time.setFieldName("time");
+    time.setPattern("[ISO_OFFSET_DATE_TIME]");
+    time.setTimeZone("UTC");
+    providers.addTimestamp(time);
+    ArgumentsJsonProvider fields = new ArgumentsJsonProvider();
+    fields.setIncludeNonStructuredArguments(false);
+    providers.addArguments(fields);
+    LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
+    encoder.setContext(context);
+    encoder.setProviders(providers);
+    encoder.start();
+    return encoder;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (async != null) {
+      logger.detachAppender(async);
+      async.stop();
+    }
+  }
+
+  /** Counts records the queue had no room for. */
+  private static final class CountingAsyncAppender extends AsyncAppender {
+    private final BrokerMetrics metrics;
+
+    CountingAsyncAppender(BrokerMetrics metrics) {
+      this.metrics = metrics;
+    }
+
+    @Override
+    protected void append(ILoggingEvent event) {
+      if (getRemainingCapacity() == 0) {
+        metrics.auditDropped();
+        return;
+      }
+      super.append(event);
+    }
+  }
+
+  /** Counts the errors logback reports for the audit appenders (failed writes, unopenable files). */
+  private final class WriteErrorCounter implements StatusListener {
+    @Override
+    public void addStatusEvent(Status status) {
+      if (status.getLevel() != Status.ERROR) {
+        return;
+      }
+      Object origin = status.getOrigin();
+      // A failed write is reported by the file's resilient stream; only the audit log writes files.
+      boolean auditAppender = origin instanceof OutputStreamAppender<?> a && a.getName() != null
+          && a.getName().startsWith("audit-");
+      if (auditAppender || origin instanceof ResilientOutputStreamBase) {
+        metrics.auditWriteError();
+      }
+    }
+
+    @Override
+    public boolean isResetResistant() {
+      return true;
+    }
+  }
+}

@@ -1,0 +1,198 @@
+package dev.fdbroker.broker.metrics;
+
+import dev.fdbroker.protocol.ErrorCode;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Everything the broker counts, in one Micrometer registry exported in the Prometheus text format.
+ *
+ * <p>Label values are bounded: ops, outcomes and error codes are fixed sets, and rule names come
+ * from the policy. Never a path, uid or pid: those belong in the audit log, where cardinality costs
+ * nothing. Meters are created once and cached, so the hot path only increments.
+ */
+public final class BrokerMetrics {
+  /** What a request was. */
+  public enum Op {
+    OPEN, PING, INVALID;
+
+    final String label = name().toLowerCase();
+  }
+
+  /** How a request ended as a whole (per-file results are counted separately). */
+  public enum Outcome {
+    OK, BAD_REQUEST, TOO_LARGE;
+
+    final String label = name().toLowerCase();
+  }
+
+  /** Latency buckets from 10 µs to 10 s: an open is a few µs, a stuck filesystem seconds. */
+  private static final Duration[] BUCKETS = {
+      Duration.ofNanos(10_000), Duration.ofNanos(25_000), Duration.ofNanos(50_000), Duration.ofNanos(100_000),
+      Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofNanos(2_500_000),
+      Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
+      Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
+      Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10)};
+
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Map<Op, Map<Outcome, Counter>> requests = new EnumMap<>(Op.class);
+  private final Map<Op, Timer> durations = new EnumMap<>(Op.class);
+  private final Map<ErrorCode, Counter> refusedFiles = new EnumMap<>(ErrorCode.class);
+  private final Counter grantedFiles;
+  private final Counter descriptorsSent;
+  private final ConcurrentHashMap<String, Counter> allowsByRule = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Counter> deniesByRule = new ConcurrentHashMap<>();
+  private final AtomicInteger activeConnections = new AtomicInteger();
+  private final Counter acceptedConnections;
+  private final Counter rejectedBusy;
+  private final Counter reloadSuccesses;
+  private final Counter reloadFailures;
+  private final AtomicLong policyGeneration = new AtomicLong();
+  private final AtomicLong policyRules = new AtomicLong();
+  private final AtomicLong policyLoadedAtMillis = new AtomicLong();
+  private final AtomicLong policyLoadNanos = new AtomicLong();
+  private final Counter auditDropped;
+  private final Counter auditWriteErrors;
+
+  public BrokerMetrics() {
+    for (Op op : Op.values()) {
+      Map<Outcome, Counter> byOutcome = new EnumMap<>(Outcome.class);
+      for (Outcome outcome : Outcome.values()) {
+        byOutcome.put(outcome, Counter.builder("fdbroker.requests")
+            .description("Requests answered, by op and whole-request outcome")
+            .tag("op", op.label).tag("outcome", outcome.label).register(registry));
+      }
+      requests.put(op, byOutcome);
+      durations.put(op, Timer.builder("fdbroker.request.duration")
+          .description("Time from a complete request frame to its reply being written")
+          .tag("op", op.label)
+          .serviceLevelObjectives(BUCKETS)
+          .register(registry));
+    }
+    grantedFiles = files("granted");
+    for (ErrorCode code : ErrorCode.values()) {
+      if (code != ErrorCode.TOO_LARGE) { // a whole-request error, never one path's
+        refusedFiles.put(code, files(code.wireName()));
+      }
+    }
+    descriptorsSent = Counter.builder("fdbroker.descriptors.sent")
+        .description("Descriptors passed to clients").register(registry);
+    Gauge.builder("fdbroker.connections.active", activeConnections, AtomicInteger::get)
+        .description("Connections being served").register(registry);
+    acceptedConnections = Counter.builder("fdbroker.connections.accepted")
+        .description("Connections admitted").register(registry);
+    rejectedBusy = Counter.builder("fdbroker.connections.rejected")
+        .description("Connections refused, by reason").tag("reason", "busy").register(registry);
+    reloadSuccesses = reloads("success");
+    reloadFailures = reloads("failure");
+    Gauge.builder("fdbroker.policy.generation", policyGeneration, AtomicLong::get)
+        .description("How many times a policy was loaded (1 at start, +1 per successful reload)").register(registry);
+    Gauge.builder("fdbroker.policy.rules", policyRules, AtomicLong::get)
+        .description("Rules in the policy in force").register(registry);
+    Gauge.builder("fdbroker.policy.loaded.time", policyLoadedAtMillis, v -> v.get() / 1000.0)
+        .description("When the policy in force was loaded (Unix time)").baseUnit("seconds").register(registry);
+    Gauge.builder("fdbroker.policy.load.duration", policyLoadNanos, v -> v.get() / 1e9)
+        .description("How long reading and compiling the policy in force took").baseUnit("seconds").register(registry);
+    auditDropped = Counter.builder("fdbroker.audit.dropped")
+        .description("Audit records dropped because the writer fell behind").register(registry);
+    auditWriteErrors = Counter.builder("fdbroker.audit.write.errors")
+        .description("Failures to write audit records (full disk, unwritable file)").register(registry);
+
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new FileDescriptorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+  }
+
+  private Counter files(String outcome) {
+    return Counter.builder("fdbroker.files")
+        .description("Paths answered, by outcome: granted, or the error code")
+        .tag("outcome", outcome).register(registry);
+  }
+
+  private Counter reloads(String result) {
+    return Counter.builder("fdbroker.policy.reloads")
+        .description("Policy reloads, by result").tag("result", result).register(registry);
+  }
+
+  public void request(Op op, Outcome outcome, long nanos) {
+    requests.get(op).get(outcome).increment();
+    durations.get(op).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** A policy decision; {@code rule} is null for the default deny. */
+  public void decision(boolean allowed, String rule) {
+    String name = rule == null ? "none" : rule;
+    (allowed ? allowsByRule : deniesByRule).computeIfAbsent(name, r -> Counter.builder("fdbroker.decisions")
+        .description("Policy decisions, by result and deciding rule (none: default deny)")
+        .tag("decision", allowed ? "allow" : "deny").tag("rule", r).register(registry)).increment();
+  }
+
+  public void fileGranted() {
+    grantedFiles.increment();
+  }
+
+  public void fileRefused(ErrorCode code) {
+    refusedFiles.get(code).increment();
+  }
+
+  public void descriptorsSent(int n) {
+    descriptorsSent.increment(n);
+  }
+
+  public void connectionOpened() {
+    acceptedConnections.increment();
+    activeConnections.incrementAndGet();
+  }
+
+  public void connectionClosed() {
+    activeConnections.decrementAndGet();
+  }
+
+  public void connectionRejected() {
+    rejectedBusy.increment();
+  }
+
+  public void policyLoaded(long generation, int rules, long loadNanos) {
+    policyGeneration.set(generation);
+    policyRules.set(rules);
+    policyLoadedAtMillis.set(System.currentTimeMillis());
+    policyLoadNanos.set(loadNanos);
+  }
+
+  public void reload(boolean success) {
+    (success ? reloadSuccesses : reloadFailures).increment();
+  }
+
+  public void auditDropped() {
+    auditDropped.increment();
+  }
+
+  public void auditWriteError() {
+    auditWriteErrors.increment();
+  }
+
+  /** The Prometheus text exposition (format 0.0.4). */
+  public String scrape() {
+    return registry.scrape();
+  }
+}
