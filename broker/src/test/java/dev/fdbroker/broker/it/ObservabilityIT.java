@@ -276,6 +276,18 @@ class ObservabilityIT {
   }
 
   @Test
+  void anAuditFileThatCannotBeOpenedDoesNotStopTheBroker() throws Exception {
+    String hostPort = "127.0.0.1:" + freePort();
+    // Under /proc nothing can be created, not even by root.
+    try (Fixture f = Fixture.startWith("metrics: {listen: \"" + hostPort + "\"}\naudit: {output: /proc/fdbroker/audit.jsonl}", Map.of());
+        FdBrokerClient client = FdBrokerClient.connect(f.socket)) {
+      client.open(f.allowed + "/public.txt").close();
+      assertTrue(f.broker.log().contains("audit log /proc/fdbroker/audit.jsonl cannot be opened"), f.broker.log());
+      assertTrue(awaitSeries(hostPort, "fdbroker_audit_write_errors_total", 1).get("fdbroker_audit_write_errors_total") >= 1);
+    }
+  }
+
+  @Test
   void underJournaldOperationalLogLinesCarryPriorities() throws Exception {
     // JOURNAL_STREAM names the stream journald gave the service; here, the broker's log file.
     Path dir = ItSupport.worldReadableTempDir("fdbroker-journal-");
