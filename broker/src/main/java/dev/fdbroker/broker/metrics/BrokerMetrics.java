@@ -37,7 +37,7 @@ public final class BrokerMetrics {
 
   /** How a request ended as a whole (per-file results are counted separately). */
   public enum Outcome {
-    OK, BAD_REQUEST, TOO_LARGE;
+    OK, BAD_REQUEST, TOO_LARGE, BUSY;
 
     final String label = name().toLowerCase();
   }
@@ -60,7 +60,19 @@ public final class BrokerMetrics {
   private final ConcurrentHashMap<String, Counter> deniesByRule = new ConcurrentHashMap<>();
   private final AtomicInteger activeConnections = new AtomicInteger();
   private final Counter acceptedConnections;
-  private final Counter rejectedBusy;
+  private final Map<Rejection, Counter> rejected = new EnumMap<>(Rejection.class);
+
+  /** Why a connection was refused. */
+  public enum Rejection {
+    /** max_connections reached. */
+    LIMIT,
+    /** max_connections_per_uid reached for the caller's uid. */
+    UID_LIMIT,
+    /** The process is out of descriptors (RLIMIT_NOFILE). */
+    DESCRIPTORS;
+
+    final String label = name().toLowerCase();
+  }
   private final Counter reloadSuccesses;
   private final Counter reloadFailures;
   private final AtomicLong policyGeneration = new AtomicLong();
@@ -97,8 +109,11 @@ public final class BrokerMetrics {
         .description("Connections being served").register(registry);
     acceptedConnections = Counter.builder("fdbroker.connections.accepted")
         .description("Connections admitted").register(registry);
-    rejectedBusy = Counter.builder("fdbroker.connections.rejected")
-        .description("Connections refused, by reason").tag("reason", "busy").register(registry);
+    for (Rejection r : Rejection.values()) {
+      rejected.put(r, Counter.builder("fdbroker.connections.rejected")
+          .description("Connections refused, by reason: limit (max_connections), uid_limit (max_connections_per_uid), descriptors (RLIMIT_NOFILE)")
+          .tag("reason", r.label).register(registry));
+    }
     reloadSuccesses = reloads("success");
     reloadFailures = reloads("failure");
     Gauge.builder("fdbroker.policy.generation", policyGeneration, AtomicLong::get)
@@ -168,8 +183,8 @@ public final class BrokerMetrics {
     activeConnections.decrementAndGet();
   }
 
-  public void connectionRejected() {
-    rejectedBusy.increment();
+  public void connectionRejected(Rejection why) {
+    rejected.get(why).increment();
   }
 
   public void policyLoaded(long generation, int rules, long loadNanos) {

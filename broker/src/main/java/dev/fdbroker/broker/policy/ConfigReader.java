@@ -64,6 +64,10 @@ final class ConfigReader {
    * Reads {@code file}. Messages name it as {@code displayName} (the path as the operator gave it).
    */
   static ConfigNode read(Path file, String displayName) throws ConfigException {
+    // A FIFO or a device would block the reader (and with it every later reload) or never end.
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new ConfigException(displayName, null, "", "not a regular file");
+    }
     byte[] bytes;
     try (InputStream in = Files.newInputStream(file)) {
       bytes = in.readNBytes(MAX_BYTES + 1);

@@ -29,8 +29,8 @@ final class PolicyCompiler {
   private static final Set<String> METRICS_KEYS = Set.of("listen");
   private static final Set<String> AUDIT_KEYS = Set.of("output");
   private static final Set<String> RULE_KEYS = Set.of("name", "users", "groups", "allow", "deny");
-  private static final Set<String> LIMIT_KEYS =
-      Set.of("max_connections", "max_paths_per_request", "idle_timeout_seconds", "request_timeout_seconds");
+  private static final Set<String> LIMIT_KEYS = Set.of("max_connections", "max_connections_per_uid",
+      "requests_per_second_per_uid", "max_paths_per_request", "idle_timeout_seconds", "request_timeout_seconds");
   /** Rule names appear in logs and metric labels: keep them short and plain. */
   private static final Pattern RULE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
   private static final long MAX_ID = 0xfffffffeL; // (uid_t) -1 means "no user"
@@ -208,6 +208,8 @@ final class PolicyCompiler {
     Limits d = Limits.DEFAULTS;
     return new Limits(
         integer(m, "max_connections", 1, 1_000_000, d.maxConnections()),
+        integer(m, "max_connections_per_uid", 1, 1_000_000, d.maxConnectionsPerUid()),
+        integer(m, "requests_per_second_per_uid", 1, 100_000_000, d.requestsPerSecondPerUid()),
         integer(m, "max_paths_per_request", 1, ProtocolLimits.MAX_PATHS_PER_REQUEST, d.maxPathsPerRequest()),
         seconds(m, "idle_timeout_seconds", 86_400, d.idleTimeout()),
         seconds(m, "request_timeout_seconds", 3_600, d.requestTimeout()));

@@ -5,6 +5,7 @@ import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Limits;
+import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
@@ -31,13 +32,16 @@ public final class BrokerServer implements Closeable {
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
   private static final int MAX_LINGERING_REFUSALS = 64;
-  private static final int REFUSAL_LINGER_MILLIS = 500;
 
   private final AtomicInteger active = new AtomicInteger();
   private final AtomicInteger refusing = new AtomicInteger();
   private final Set<Connection> live = ConcurrentHashMap.newKeySet();
+  private final UidLimiter uids = new UidLimiter();
   private volatile boolean closed;
   private volatile boolean accepting;
+  /** A spare descriptor, given up to answer busy when the process is out of them. */
+  private int reserveFd = reserve();
+  private boolean descriptorWarningGiven;
   private long nextConnectionId = 1;
 
   public BrokerServer(AFUNIXServerSocket server, CurrentPolicy policy, SecureOpener opener, String version,
@@ -67,9 +71,12 @@ public final class BrokerServer implements Closeable {
         if (closed || server.isClosed()) {
           return;
         }
-        // Most likely out of descriptors: the client waits in the backlog; do not spin.
-        log.warn("accept failed: {}", e.toString());
-        sleepQuietly(50);
+        if (outOfDescriptors(e)) {
+          refuseWithReserve();
+        } else {
+          log.warn("accept failed: {}", e.toString());
+          sleepQuietly(50); // do not spin on a persistent error
+        }
         continue;
       }
       if (closed) {
@@ -80,26 +87,61 @@ public final class BrokerServer implements Closeable {
       Limits limits = policy.get().limits();
       Connection connection;
       if (active.incrementAndGet() <= limits.maxConnections()) {
-        connection = new Connection(id, socket, handler, metrics, limits, this::ended);
+        connection = new Connection(id, socket, handler, metrics, uids, limits, this::ended);
         live.add(connection);
-        metrics.connectionOpened();
       } else {
         active.decrementAndGet();
-        metrics.connectionRejected();
+        metrics.connectionRejected(BrokerMetrics.Rejection.LIMIT);
         Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY,
             "the broker is serving its limit of " + limits.maxConnections() + " connections; try again later");
         // Lingering lets the client read why; under a flood of refusals, stop lingering.
-        int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? REFUSAL_LINGER_MILLIS : 0;
+        int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? Connection.REFUSAL_LINGER_MILLIS : 0;
         connection = new Connection(id, socket, busy, linger, refused -> refusing.decrementAndGet());
       }
       Thread.ofVirtual().name("fdbroker-conn-" + id).start(connection);
     }
   }
 
+  private static boolean outOfDescriptors(IOException e) {
+    String m = String.valueOf(e.getMessage());
+    return m.contains("Too many open files");
+  }
+
+  /**
+   * Out of descriptors, the broker cannot even accept a connection to say so. It keeps one spare
+   * descriptor for this: release it, accept one waiting client, tell it busy, close it, and take
+   * the spare back. Without this, clients would wait in the backlog with no answer.
+   */
+  private void refuseWithReserve() {
+    if (reserveFd >= 0) {
+      Posix.close(reserveFd);
+      reserveFd = -1;
+    }
+    try (AFUNIXSocket socket = server.accept()) {
+      metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
+      Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, "the broker is out of descriptors; try again later");
+      new Connection(-1, socket, busy, 100, c -> { }).run();
+    } catch (IOException e) {
+      sleepQuietly(50);
+    } finally {
+      reserveFd = reserve();
+      if (reserveFd < 0) {
+        sleepQuietly(50); // still exhausted: let connections finish before trying again
+      }
+    }
+    if (!descriptorWarningGiven) {
+      descriptorWarningGiven = true;
+      log.warn("out of descriptors (RLIMIT_NOFILE): answering new connections busy until some close");
+    }
+  }
+
+  private static int reserve() {
+    return Posix.openat(Posix.AT_FDCWD, "/", Posix.O_PATH | Posix.O_CLOEXEC);
+  }
+
   private void ended(Connection c) {
     live.remove(c);
     active.decrementAndGet();
-    metrics.connectionClosed();
   }
 
   private static void closeQuietly(AFUNIXSocket socket) {
@@ -145,6 +187,10 @@ public final class BrokerServer implements Closeable {
   public void close() throws IOException {
     closed = true;
     server.close();
+    if (reserveFd >= 0) {
+      Posix.close(reserveFd);
+      reserveFd = -1;
+    }
   }
 
   private static void sleepQuietly(long millis) {

@@ -43,6 +43,7 @@ final class Connection implements Runnable {
   private final AFUNIXSocket socket;
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
+  private final UidLimiter uids;
   private final Limits limits;
   private final Consumer<Connection> onClose;
   private final Reply refusal;
@@ -60,10 +61,10 @@ final class Connection implements Runnable {
   /** When the frame being read must be complete, or 0 between frames. */
   private long frameDeadline;
 
-  /** A connection to serve. */
-  Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, Limits limits,
-      Consumer<Connection> onClose) {
-    this(id, socket, handler, metrics, limits, null, 0, onClose);
+  /** A connection to serve, if its uid is within its limits. */
+  Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, UidLimiter uids,
+      Limits limits, Consumer<Connection> onClose) {
+    this(id, socket, handler, metrics, uids, limits, null, 0, onClose);
   }
 
   /**
@@ -72,15 +73,16 @@ final class Connection implements Runnable {
    */
   Connection(long id, AFUNIXSocket socket, Reply refusal, int lingerMillis,
       Consumer<Connection> onClose) {
-    this(id, socket, null, null, null, refusal, lingerMillis, onClose);
+    this(id, socket, null, null, null, null, refusal, lingerMillis, onClose);
   }
 
-  private Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, Limits limits,
-      Reply refusal, int lingerMillis, Consumer<Connection> onClose) {
+  private Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, UidLimiter uids,
+      Limits limits, Reply refusal, int lingerMillis, Consumer<Connection> onClose) {
     this.id = id;
     this.socket = socket;
     this.handler = handler;
     this.metrics = metrics;
+    this.uids = uids;
     this.limits = limits;
     this.refusal = refusal;
     this.lingerMillis = lingerMillis;
@@ -91,7 +93,7 @@ final class Connection implements Runnable {
   public void run() {
     try (socket) {
       if (refusal != null) {
-        refuse();
+        refuse(refusal, lingerMillis);
         return;
       }
       Caller caller = caller(socket.getPeerCredentials());
@@ -99,10 +101,23 @@ final class Connection implements Runnable {
         log.warn("connection {}: the kernel reported no peer credentials; closing", id);
         return;
       }
-      Peer peer = Peer.of(id, caller);
-      log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
-      socketFd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
-      serve(peer);
+      if (!uids.admit(caller.uid(), limits.maxConnectionsPerUid(), limits.requestsPerSecondPerUid())) {
+        metrics.connectionRejected(BrokerMetrics.Rejection.UID_LIMIT);
+        log.debug("connection {}: uid {} holds its limit of {} connections", id, caller.uid(), limits.maxConnectionsPerUid());
+        refuse(new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, "uid " + caller.uid() + " holds its limit of "
+            + limits.maxConnectionsPerUid() + " connections; try again later"), REFUSAL_LINGER_MILLIS);
+        return;
+      }
+      metrics.connectionOpened();
+      try {
+        Peer peer = Peer.of(id, caller);
+        log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
+        socketFd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
+        serve(peer);
+      } finally {
+        uids.release(caller.uid());
+        metrics.connectionClosed();
+      }
     } catch (SocketTimeoutException e) {
       log.debug("connection {} timed out: {}", id, e.getMessage());
     } catch (IOException e) {
@@ -132,8 +147,10 @@ final class Connection implements Runnable {
    * connecting; were the socket already closed, that write would fail (EPIPE) and the client would
    * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
    */
-  private void refuse() throws IOException {
-    write(Response.last(refusal, null, null));
+  static final int REFUSAL_LINGER_MILLIS = 500;
+
+  private void refuse(Reply reply, int lingerMillis) throws IOException {
+    write(Response.last(reply, null, null));
     if (lingerMillis <= 0) {
       return;
     }
@@ -167,7 +184,8 @@ final class Connection implements Runnable {
       }
       frameDeadline = 0;
       long start = System.nanoTime();
-      try (Response response = handler.handle(peer, frame)) {
+      boolean withinRate = uids.tryRequest(peer.caller().uid(), limits.requestsPerSecondPerUid());
+      try (Response response = handler.handle(peer, frame, withinRate)) {
         send(response, start);
       }
       state.set(IDLE);

@@ -53,7 +53,11 @@ final class RequestHandler {
     return served.sum();
   }
 
-  Response handle(Peer peer, Frame frame) {
+  /**
+   * @param withinRate false if the caller is over its request rate: the request is decoded (for its
+   *     id) and answered busy, nothing else
+   */
+  Response handle(Peer peer, Frame frame, boolean withinRate) {
     served.increment();
     long start = System.nanoTime();
     // One snapshot for the whole request: a reload takes effect between requests, never inside one.
@@ -63,14 +67,29 @@ final class RequestHandler {
     try {
       request = RequestCodec.decode(frame, maxPaths);
     } catch (BadRequestException e) {
+      if (!withinRate) {
+        return overRate(peer, e.id(), Op.INVALID, snapshot);
+      }
       refusedWhole(peer, ErrorCode.BAD_REQUEST, start);
       return Response.of(new Reply.Failed(e.id(), ErrorCode.BAD_REQUEST, e.getMessage()), Op.INVALID, Outcome.BAD_REQUEST);
+    }
+    if (!withinRate) {
+      return overRate(peer, request.id(), request instanceof Request.Open ? Op.OPEN : Op.PING, snapshot);
     }
     return switch (request) {
       case Request.Ping ping -> Response.of(
           new Reply.Pong(ping.id(), version, ProtocolLimits.PROTOCOL_VERSION, maxPaths), Op.PING, Outcome.OK);
       case Request.Open open -> open(snapshot, peer, open);
     };
+  }
+
+  /**
+   * A request over the caller's rate is answered busy, unprocessed and unaudited: a flood must not
+   * flood the audit log too. The metrics count it.
+   */
+  private static Response overRate(Peer peer, dev.fdbroker.protocol.RequestId id, Op op, Policy snapshot) {
+    return Response.of(new Reply.Failed(id, ErrorCode.BUSY, "uid " + peer.caller().uid() + " is over its rate of "
+        + snapshot.limits().requestsPerSecondPerUid() + " requests a second; slow down"), op, Outcome.BUSY);
   }
 
   /** Audits a request refused as a whole (not well formed, or framing lost). */

@@ -124,12 +124,14 @@ class PolicyTest {
     Limits l = load("""
         limits:
           max_connections: 10
+          max_connections_per_uid: 3
+          requests_per_second_per_uid: 7
           max_paths_per_request: 8
           idle_timeout_seconds: 1.5
           request_timeout_seconds: 2
         rules: []
         """).limits();
-    assertEquals(new Limits(10, 8, Duration.ofMillis(1500), Duration.ofSeconds(2)), l);
+    assertEquals(new Limits(10, 3, 7, 8, Duration.ofMillis(1500), Duration.ofSeconds(2)), l);
   }
 
   @ParameterizedTest
