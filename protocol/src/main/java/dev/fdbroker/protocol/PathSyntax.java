@@ -9,6 +9,25 @@ package dev.fdbroker.protocol;
 public final class PathSyntax {
   private PathSyntax() {}
 
+  /** The length of {@code s} in UTF-8 bytes (unpaired surrogates counted as the 3 bytes of U+FFFD). */
+  public static int utf8Length(String s) {
+    int n = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        n++;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
+  }
+
   /** Why the path is not acceptable, or null if it is. */
   public static String problem(String path) {
     if (path.isEmpty()) {
@@ -17,7 +36,6 @@ public final class PathSyntax {
     if (path.charAt(0) != '/') {
       return "path must be absolute";
     }
-    int utf8Bytes = 0;
     int componentStart = 1;
     int length = path.length();
     for (int i = 0; i < length; i++) {
@@ -25,20 +43,13 @@ public final class PathSyntax {
       if (c == 0) {
         return "path contains a NUL byte";
       }
-      if (c < 0x80) {
-        utf8Bytes++;
-      } else if (c < 0x800) {
-        utf8Bytes += 2;
-      } else if (Character.isHighSurrogate(c)) {
+      if (Character.isHighSurrogate(c)) {
         if (i + 1 >= length || !Character.isLowSurrogate(path.charAt(i + 1))) {
           return "path is not valid Unicode (unpaired surrogate)";
         }
-        utf8Bytes += 4;
         i++;
       } else if (Character.isLowSurrogate(c)) {
         return "path is not valid Unicode (unpaired surrogate)";
-      } else {
-        utf8Bytes += 3;
       }
       if (c == '/' && i > 0) {
         String problem = componentProblem(path, componentStart, i);
@@ -54,7 +65,7 @@ public final class PathSyntax {
         return problem;
       }
     }
-    if (utf8Bytes > ProtocolLimits.MAX_PATH_BYTES) {
+    if (utf8Length(path) > ProtocolLimits.MAX_PATH_BYTES) {
       return "path is longer than " + ProtocolLimits.MAX_PATH_BYTES + " bytes";
     }
     return null;

@@ -27,6 +27,8 @@ public final class MetricsEndpoint implements Closeable {
   private static final int TIMEOUT_MILLIS = 5000;
   /** Scrapes are cheap but not free: a few at once is plenty for any monitoring setup. */
   private static final int MAX_CONCURRENT = 4;
+  /** Platform threads: junixsocket's virtual-thread polling does not scale (see BrokerServer). */
+  private static final Thread.Builder THREADS = Thread.ofPlatform().daemon(true).stackSize(512 * 1024);
 
   private final ServerSocket server;
   private final SocketBinder.BoundSocket unixSocket;
@@ -44,7 +46,7 @@ public final class MetricsEndpoint implements Closeable {
   /** Serves on a socket passed by the service manager (fdbroker-metrics.socket). */
   public static MetricsEndpoint serve(ServerSocket inherited, Supplier<String> scrape) {
     MetricsEndpoint endpoint = new MetricsEndpoint(inherited, null, scrape, "systemd");
-    Thread.ofVirtual().name("fdbroker-metrics").start(endpoint::acceptLoop);
+    THREADS.name("fdbroker-metrics").start(endpoint::acceptLoop);
     log.info("metrics on the socket-activated metrics socket, at /metrics");
     return endpoint;
   }
@@ -62,7 +64,7 @@ public final class MetricsEndpoint implements Closeable {
       ServerSocket tcp = new ServerSocket(port, 50, InetAddress.getByName(host));
       endpoint = new MetricsEndpoint(tcp, null, scrape, listen);
     }
-    Thread.ofVirtual().name("fdbroker-metrics").start(endpoint::acceptLoop);
+    THREADS.name("fdbroker-metrics").start(endpoint::acceptLoop);
     log.info("metrics at http://{}/metrics", listen);
     return endpoint;
   }
@@ -75,7 +77,7 @@ public final class MetricsEndpoint implements Closeable {
     while (!server.isClosed()) {
       try {
         Socket s = server.accept();
-        Thread.ofVirtual().start(() -> answer(s));
+        THREADS.name("fdbroker-scrape").start(() -> answer(s));
       } catch (IOException e) {
         if (!server.isClosed()) {
           log.warn("metrics endpoint: accept failed: {}", e.toString());

@@ -23,6 +23,9 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
    */
   static final int OPEN_FLAGS = Posix.O_RDONLY | Posix.O_CLOEXEC | Posix.O_NOCTTY | Posix.O_NONBLOCK;
 
+  /** Linux's PATH_MAX, terminating NUL included. */
+  private static final int KERNEL_PATH_MAX = 4096;
+
   /** The best strategy this kernel supports, unless {@code -Dfdbroker.opener=walk|openat2} says otherwise. */
   public static SecureOpener forThisKernel() {
     String forced = System.getProperty("fdbroker.opener", "");
@@ -46,6 +49,12 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
     String problem = PathSyntax.problem(path);
     if (problem != null) {
       return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST, problem);
+    }
+    // PATH_MAX counts the terminating NUL: the kernel takes at most 4095 bytes. Said here, so that
+    // both strategies agree (the walk never hands the kernel the whole path).
+    if (PathSyntax.utf8Length(path) >= KERNEL_PATH_MAX) {
+      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
+          "path is too long for the kernel (4096 bytes including the terminating NUL)");
     }
     int fd = openNoFollow(path);
     if (fd < 0) {
@@ -83,7 +92,7 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
       case Errno.EMFILE, Errno.ENFILE, Errno.ENOMEM -> new OpenOutcome.Refused(ErrorCode.BUSY,
           "the broker is out of resources (" + Errno.name(errno) + "); try again later");
       case Errno.ENAMETOOLONG -> new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
-          "a component of the path is too long");
+          "a component of the path is too long for the filesystem");
       default -> new OpenOutcome.Refused(ErrorCode.IO_ERROR, "open failed: " + Errno.name(errno));
     };
   }

@@ -21,8 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The accept loop: one virtual thread per connection, at most {@code max_connections} served at
- * once. A connection over the limit is answered {@code busy} and closed rather than left waiting.
+ * The accept loop: one thread per connection, at most {@code max_connections} served at once. A
+ * connection over the limit is answered {@code busy} and closed rather than left waiting.
  */
 public final class BrokerServer implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
@@ -32,6 +32,15 @@ public final class BrokerServer implements Closeable {
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
   private static final int MAX_LINGERING_REFUSALS = 64;
+
+  /**
+   * A platform thread per connection, not a virtual one. junixsocket 2.11 parks a virtual thread
+   * blocked on a socket and polls that socket from a small pool (as many threads as cores, one
+   * second at a time): with a few idle connections blocked, a busy one waited minutes for its
+   * request to be noticed. Blocking reads on platform threads go straight to the kernel. A small
+   * stack keeps a thousand idle connections cheap; the handler's call depth is shallow.
+   */
+  private static final Thread.Builder CONNECTION_THREADS = Thread.ofPlatform().daemon(true).stackSize(256 * 1024);
 
   private final AtomicInteger active = new AtomicInteger();
   private final AtomicInteger refusing = new AtomicInteger();
@@ -98,7 +107,7 @@ public final class BrokerServer implements Closeable {
         int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? Connection.REFUSAL_LINGER_MILLIS : 0;
         connection = new Connection(id, socket, busy, linger, refused -> refusing.decrementAndGet());
       }
-      Thread.ofVirtual().name("fdbroker-conn-" + id).start(connection);
+      CONNECTION_THREADS.name("fdbroker-conn-" + id).start(connection);
     }
   }
 

@@ -28,7 +28,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves one client connection on its own virtual thread: reads request frames in order, answers
+ * Serves one client connection on its own thread: reads request frames in order, answers
  * each, and ends on end-of-stream, a framing error, a timeout or any failure, always closing the
  * socket. Whatever goes wrong here stays on this connection.
  */
@@ -240,9 +240,10 @@ final class Connection implements Runnable {
   /**
    * Sends a reply, but only once the client has read every earlier one: a reply is never queued
    * behind unread ones. A client that pipelines requests without reading can thus pin at most one
-   * reply's descriptors in its socket, and is cut off after the request timeout; and a write into a
-   * drained socket never finds it full, which matters because junixsocket drops the descriptors of
-   * a write that does (EAGAIN) on a virtual thread.
+   * reply's descriptors in its socket, and is cut off after the request timeout. And a write into a
+   * drained socket never finds it full, which keeps the descriptors safe should it ever be written
+   * non-blocking: junixsocket, as it does on virtual threads, drops the descriptors of a write that
+   * meets EAGAIN.
    */
   private void send(Response response, long startNanos) throws IOException {
     awaitDrained();
@@ -269,7 +270,7 @@ final class Connection implements Runnable {
         throw new SocketTimeoutException("client did not read its replies within " + limits.requestTimeout());
       }
       try {
-        Thread.sleep(Duration.ofNanos(pauseNanos)); // parks the virtual thread only
+        Thread.sleep(Duration.ofNanos(pauseNanos));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new java.io.InterruptedIOException("interrupted while waiting for the client to read");

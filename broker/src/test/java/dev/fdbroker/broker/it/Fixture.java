@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.it;
 
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -114,7 +115,9 @@ final class Fixture implements AutoCloseable {
   JsonNode probe(long uid, long gid, List<?> requests, String... options) throws Exception {
     // Through a file: a large batch does not fit the kernel's limit on one argument.
     Path requestFile = Files.createTempFile(root, "requests", ".json");
-    Files.writeString(requestFile, JSON.writeValueAsString(requests));
+    // Non-ASCII is written as JSON escapes (backslash, u, four hex digits), so that a path may carry
+    // half a surrogate pair as a hostile client's could: Python reads it in and sends it on escaped.
+    Files.writeString(requestFile, JSON.writer().with(JsonWriteFeature.ESCAPE_NON_ASCII).writeValueAsString(requests));
     Files.setPosixFilePermissions(requestFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
     List<String> cmd = new ArrayList<>(List.of(ItSupport.python(), probe.toString(), socket.toString(),
         "@" + requestFile));
