@@ -35,8 +35,15 @@ final class BrokerProcess implements AutoCloseable {
   /** As {@link #start(Path, Path, String...)}, with extra environment variables. */
   static BrokerProcess start(Path policy, Path socket, java.util.Map<String, String> env, String... jvmOptions)
       throws Exception {
+    return start(policy, socket, env, List.of(), jvmOptions);
+  }
+
+  /** As {@link #start(Path, Path, String...)}, run under a command prefix such as {@code prlimit --nofile=64}. */
+  static BrokerProcess start(Path policy, Path socket, java.util.Map<String, String> env, List<String> prefix,
+      String... jvmOptions) throws Exception {
     Path log = logFile(socket);
-    List<String> cmd = new ArrayList<>(List.of(ItSupport.java()));
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.add(ItSupport.java());
     cmd.addAll(List.of(jvmOptions));
     cmd.addAll(List.of("-jar", ItSupport.brokerJar().toString(), "serve",
         "--config", policy.toString(), "--socket", socket.toString(), "--socket-mode", "0666"));
@@ -99,6 +106,29 @@ final class BrokerProcess implements AutoCloseable {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** Heap in use right after a full GC, in bytes (from jcmd, the JDK's own tool). */
+  long heapAfterGc() throws Exception {
+    String jcmd = Path.of(ItSupport.java()).resolveSibling("jcmd").toString();
+    ItSupport.run(List.of(jcmd, Long.toString(pid()), "GC.run"), java.time.Duration.ofSeconds(60)).assertExit(0);
+    String info = ItSupport.run(List.of(jcmd, Long.toString(pid()), "GC.heap_info"), java.time.Duration.ofSeconds(60))
+        .assertExit(0).stdout();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("used (\\d+)K").matcher(info);
+    if (!m.find()) {
+      throw new IllegalStateException("no heap figure in:\n" + info);
+    }
+    return Long.parseLong(m.group(1)) * 1024;
+  }
+
+  /** Resident memory, in bytes. */
+  long rss() throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid()), "status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    throw new IllegalStateException("no VmRSS");
   }
 
   /**
