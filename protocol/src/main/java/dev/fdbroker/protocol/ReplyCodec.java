@@ -93,6 +93,10 @@ public final class ReplyCodec {
    * @throws MalformedReplyException the frame is not a v1 reply
    */
   public static Reply decode(Frame frame) throws MalformedReplyException {
+    String encodingProblem = Utf8.problem(frame, "reply");
+    if (encodingProblem != null) {
+      throw new MalformedReplyException(encodingProblem);
+    }
     try (JsonParser p = Json.FACTORY.createParser(frame.array(), frame.offset(), frame.length())) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new MalformedReplyException("reply is not a JSON object");

@@ -28,7 +28,7 @@ public final class RequestCodec {
     RequestId id = RequestId.NONE;
     String op = null;
     List<String> paths = null;
-    String encodingProblem = Utf8.problem(frame);
+    String encodingProblem = Utf8.problem(frame, "request");
     if (encodingProblem != null) {
       throw new BadRequestException(id, encodingProblem);
     }
@@ -102,6 +102,11 @@ public final class RequestCodec {
         return RequestId.ofString(text);
       case VALUE_NUMBER_INT:
       case VALUE_NUMBER_FLOAT:
+        // Jackson's own bound counts digits only; this one counts the whole text echoed back.
+        if (p.getText().length() > ProtocolLimits.MAX_NUMBER_CHARS) {
+          throw new BadRequestException(RequestId.NONE,
+              "\"id\" is longer than " + ProtocolLimits.MAX_NUMBER_CHARS + " characters");
+        }
         return RequestId.ofParsedNumber(p.getText());
       case VALUE_TRUE:
         return RequestId.ofBoolean(true);

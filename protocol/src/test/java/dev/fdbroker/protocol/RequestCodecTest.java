@@ -97,12 +97,22 @@ class RequestCodecTest {
     assertThrows(BadRequestException.class, () -> decode(surrogate));
   }
 
+  @ParameterizedTest
+  @CsvSource({"UTF-16BE", "UTF-16LE", "UTF-32BE", "UTF-32LE"})
+  void refusesOtherEncodingsThatJacksonWouldDetect(String charset) {
+    // Found by RequestCodecFuzzTest: zero bytes made Jackson read the frame as UTF-16/32.
+    byte[] json = "{\"op\":\"open\",\"paths\":[\"/etc/x\"]}".getBytes(java.nio.charset.Charset.forName(charset));
+    BadRequestException e = assertThrows(BadRequestException.class, () -> decode(json));
+    assertTrue(e.getMessage().startsWith("request contains a NUL byte"), e.getMessage());
+  }
+
   @Test
   void boundsTheIdSoThatEveryReplyFitsAFrame() throws Exception {
     String ok = "i".repeat(256);
     assertEquals(ok, decode("{\"op\":\"ping\",\"id\":\"" + ok + "\"}").id().text());
     assertEquals("\"id\" is longer than 256 characters", bad("{\"op\":\"ping\",\"id\":\"" + ok + "i\"}").getMessage());
     assertTrue(bad("{\"op\":\"ping\",\"id\":" + "9".repeat(65) + "}").getMessage().startsWith("malformed JSON: "));
+    assertEquals("\"id\" is longer than 64 characters", bad("{\"op\":\"ping\",\"id\":-" + "9".repeat(60) + "e-123}").getMessage());
   }
 
   @Test

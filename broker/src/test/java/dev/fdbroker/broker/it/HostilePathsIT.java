@@ -453,13 +453,24 @@ class HostilePathsIT {
    * Sends each invalid-UTF-8 case in a raw frame, next to a valid path: the whole request is
    * refused and nothing is granted, and the same connection is served after.
    */
+  private static boolean contains(byte[] bytes, byte b) {
+    for (byte x : bytes) {
+      if (x == b) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static void checkFrameCases(String opener, Fixture f, List<Case> cases, List<String> problems) throws Exception {
     try (RawClient client = new RawClient(f.socket)) {
       for (Case c : cases) {
         String what = opener + ": " + c.describe() + " ";
         JsonNode reply = client.send(RawClient.frame(frame(c.line(), f.allowed + "/public.txt", c.rawPath()))).reply();
-        // Refused for the reason the line is about: its bytes are not UTF-8, or (raw control bytes) not JSON.
-        String reason = isUtf8(c.rawPath()) ? "malformed JSON" : "not valid UTF-8";
+        // Refused for the reason the line is about: its bytes are not UTF-8, or (raw control bytes) not
+        // JSON; a raw NUL is refused before parsing (it is how UTF-16 and UTF-32 texts would start).
+        String reason = !isUtf8(c.rawPath()) ? "not valid UTF-8"
+            : contains(c.rawPath(), (byte) 0) ? "contains a NUL byte" : "malformed JSON";
         if (reply.path("ok").asBoolean(true) || !"bad_request".equals(reply.path("error").asText()) || reply.has("files")
             || !reply.path("message").asText().contains(reason)) {
           problems.add(what + "expected the whole request refused as bad_request (" + reason + "), got " + reply);
