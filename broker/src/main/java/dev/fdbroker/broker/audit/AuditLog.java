@@ -1,6 +1,5 @@
 package dev.fdbroker.broker.audit;
 
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
@@ -23,20 +22,19 @@ import org.slf4j.LoggerFactory;
  * The audit trail: one JSON line per decision, on its own logger ({@code fdbroker.audit}), to
  * stderr (the journal) or a file.
  *
- * <p>Records pass through a bounded queue to a writer thread, which never blocks a request: if
- * the writer falls behind (a slow or stuck disk), records are dropped and counted
+ * <p>Records pass through a bounded queue to a writer thread ({@link BatchingAppender}), which never
+ * blocks a request: if the writer falls behind (a slow or stuck disk), records are dropped and counted
  * ({@code fdbroker_audit_dropped_total}). Write failures (a full disk) are counted too
  * ({@code fdbroker_audit_write_errors_total}); logback's file appender keeps retrying the file.
  */
 public final class AuditLog implements AutoCloseable {
   private static final org.slf4j.Logger ops = LoggerFactory.getLogger(AuditLog.class);
   static final String LOGGER = "fdbroker.audit";
-  private static final int QUEUE = 8192;
 
   private final LoggerContext context;
   private final Logger logger;
   private final BrokerMetrics metrics;
-  private AsyncAppender async;
+  private BatchingAppender async;
   private Path file;
 
   private AuditLog(LoggerContext context, BrokerMetrics metrics) {
@@ -65,30 +63,26 @@ public final class AuditLog implements AutoCloseable {
    * a fresh file. Records queued for the old target are written there first.
    */
   public synchronized void reopen(Path file) {
-    AsyncAppender previous = async;
+    BatchingAppender previous = async;
     OutputStreamAppender<ILoggingEvent> target = file == null ? console() : file(file);
     target.setContext(context);
     target.setName(file == null ? "audit-stderr" : "audit-file");
     target.setEncoder(encoder());
+    target.setImmediateFlush(false); // the batching appender writes its stream directly, and flushes per batch
     target.start();
     if (!target.isStarted()) {
       ops.error("audit log {} cannot be opened; audit records are dropped until it can", file);
     }
-    CountingAsyncAppender next = new CountingAsyncAppender(metrics);
+    BatchingAppender next = new BatchingAppender(target, metrics::auditDropped);
     next.setContext(context);
-    next.setName("audit-async");
-    next.setQueueSize(QUEUE);
-    next.setDiscardingThreshold(0); // keep every level: all audit records matter
-    next.setNeverBlock(true);
-    next.setIncludeCallerData(false);
-    next.addAppender(target);
+    next.setName("audit-batching");
     next.start();
     logger.addAppender(next);
     async = next;
     this.file = file;
     if (previous != null) {
       logger.detachAppender(previous);
-      previous.stop(); // flushes what it holds, then closes its target
+      previous.stop(); // writes what it holds, then closes its target
     }
   }
 
@@ -131,24 +125,6 @@ public final class AuditLog implements AutoCloseable {
     if (async != null) {
       logger.detachAppender(async);
       async.stop();
-    }
-  }
-
-  /** Counts records the queue had no room for. */
-  private static final class CountingAsyncAppender extends AsyncAppender {
-    private final BrokerMetrics metrics;
-
-    CountingAsyncAppender(BrokerMetrics metrics) {
-      this.metrics = metrics;
-    }
-
-    @Override
-    protected void append(ILoggingEvent event) {
-      if (getRemainingCapacity() == 0) {
-        metrics.auditDropped();
-        return;
-      }
-      super.append(event);
     }
   }
 

@@ -113,7 +113,7 @@ final class ServeCommand implements Callable<Integer> {
         bound != null ? bound.path() + " (mode " + socketMode + ")" : "the socket-activated socket",
         config, rules, rules == 1 ? "" : "s", opener.name());
     notify.ready(daemon.status());
-    try (var heartbeat = Heartbeat.start(notify, server::isAccepting, daemon::status).orElse(null)) {
+    try (var heartbeat = Heartbeat.start(notify, server::isHealthy, daemon::status).orElse(null)) {
       server.serve();
     }
     if (!daemon.isStopping()) {

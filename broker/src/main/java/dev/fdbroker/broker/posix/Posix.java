@@ -1,6 +1,7 @@
 package dev.fdbroker.broker.posix;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -83,6 +84,8 @@ public final class Posix {
       Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
   private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), CAPTURE_ERRNO);
+  private static final MethodHandle RECV = downcall("recv",
+      FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE_ERRNO);
   private static final MethodHandle CLOSE = downcall("close",
       FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
   private static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
@@ -107,6 +110,79 @@ public final class Posix {
 
   private Posix() {}
 
+  /**
+   * Native memory a thread reuses for the calls on the request path, instead of allocating and
+   * freeing some for every call: a path (up to PATH_MAX), an open_how, a statx buffer, an int, and
+   * the errno capture. Freed with its thread (an automatic arena).
+   */
+  private static final class Scratch {
+    static final long PATH_BYTES = 4096;
+    final MemorySegment capture;
+    final MemorySegment path;
+    final MemorySegment how;
+    final MemorySegment stat;
+    final MemorySegment integer;
+    final MemorySegment empty;
+    /** For receiving: grown on demand up to a frame's size. */
+    MemorySegment received;
+
+    Scratch() {
+      Arena arena = Arena.ofAuto();
+      capture = arena.allocate(CAPTURE_LAYOUT);
+      path = arena.allocate(PATH_BYTES);
+      how = arena.allocate(OPEN_HOW_SIZE, 8);
+      stat = arena.allocate(STATX_SIZE, 8);
+      integer = arena.allocate(JAVA_INT);
+      empty = arena.allocate(1);
+    }
+
+    /** {@code s} as a NUL-terminated UTF-8 string in {@link #path}, or null if it does not fit. */
+    MemorySegment path(String s) {
+      if (s.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException("string holds a NUL byte");
+      }
+      // A Java char takes at most 3 UTF-8 bytes (a surrogate pair, 2 chars, takes 4).
+      if ((long) s.length() * 3 + 1 > PATH_BYTES) {
+        return null;
+      }
+      path.setString(0, s);
+      return path;
+    }
+  }
+
+  /**
+   * recv(2) into {@code dst}, blocking as the socket's mode and receive timeout say. Returns the
+   * count (0 at end of stream), or {@code -errno} ({@code -EAGAIN} when the receive timeout passed).
+   * Descriptors a peer attached are closed by the kernel: no control buffer is given.
+   */
+  public static int recv(int fd, byte[] dst, int off, int len, int flags) {
+    Scratch scratch = SCRATCH.get();
+    MemorySegment buf = scratch.received;
+    if (buf == null || buf.byteSize() < len) {
+      buf = Arena.ofAuto().allocate(Math.max(len, 1024));
+      scratch.received = buf;
+    }
+    try {
+      while (true) {
+        long r = (long) RECV.invokeExact(scratch.capture, fd, buf, (long) len, flags);
+        if (r >= 0) {
+          if (r > 0) {
+            MemorySegment.copy(buf, JAVA_BYTE, 0, dst, off, (int) r);
+          }
+          return (int) r;
+        }
+        int e = errno(scratch.capture);
+        if (e != Errno.EINTR) {
+          return -e;
+        }
+      }
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
   private static MethodHandle downcall(String name, FunctionDescriptor fd, Linker.Option... options) {
     MemorySegment symbol = LIBC.find(name)
         .orElseThrow(() -> new ExceptionInInitializerError("libc has no " + name));
@@ -130,19 +206,28 @@ public final class Posix {
    * (or a seccomp filter) lacks openat2.
    */
   public static int openat2(int dirfd, String path, long flags, long resolve) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
-      MemorySegment cpath = cString(arena, path);
-      MemorySegment how = arena.allocate(OPEN_HOW_SIZE, 8);
-      how.set(JAVA_LONG, 0, flags);
-      how.set(JAVA_LONG, 8, 0L); // mode: nothing is ever created
-      how.set(JAVA_LONG, 16, resolve);
+    Scratch scratch = SCRATCH.get();
+    MemorySegment cpath = scratch.path(path);
+    if (cpath == null) {
+      try (Arena arena = Arena.ofConfined()) {
+        return openat2(scratch, dirfd, cString(arena, path), flags, resolve);
+      }
+    }
+    return openat2(scratch, dirfd, cpath, flags, resolve);
+  }
+
+  private static int openat2(Scratch scratch, int dirfd, MemorySegment cpath, long flags, long resolve) {
+    MemorySegment how = scratch.how;
+    how.set(JAVA_LONG, 0, flags);
+    how.set(JAVA_LONG, 8, 0L); // mode: nothing is ever created
+    how.set(JAVA_LONG, 16, resolve);
+    try {
       while (true) {
-        long r = (long) SYSCALL_4.invokeExact(capture, SYS_OPENAT2, (long) dirfd, cpath, how, OPEN_HOW_SIZE);
+        long r = (long) SYSCALL_4.invokeExact(scratch.capture, SYS_OPENAT2, (long) dirfd, cpath, how, OPEN_HOW_SIZE);
         if (r >= 0) {
           return (int) r;
         }
-        int e = errno(capture);
+        int e = errno(scratch.capture);
         if (e != Errno.EINTR) {
           return -e;
         }
@@ -174,25 +259,23 @@ public final class Posix {
 
   /** fstat(2), through statx(2), whose result layout is the same on every architecture. */
   public static FileStat fstat(int fd) throws PosixException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
-      MemorySegment empty = arena.allocate(1);
-      MemorySegment buf = arena.allocate(STATX_SIZE, 8);
-      int r = (int) STATX.invokeExact(capture, fd, empty, AT_EMPTY_PATH, STATX_BASIC_STATS, buf);
-      if (r != 0) {
-        throw new PosixException("statx", errno(capture));
-      }
-      int nlink = buf.get(JAVA_INT, 16);
-      int mode = buf.get(JAVA_SHORT, 28) & 0xffff;
-      long inode = buf.get(JAVA_LONG, 32);
-      long size = buf.get(JAVA_LONG, 40);
-      long device = ((buf.get(JAVA_INT, 136) & 0xffffffffL) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
-      return new FileStat(mode, size, inode, device, nlink);
-    } catch (PosixException e) {
-      throw e;
+    Scratch scratch = SCRATCH.get();
+    MemorySegment buf = scratch.stat;
+    int r;
+    try {
+      r = (int) STATX.invokeExact(scratch.capture, fd, scratch.empty, AT_EMPTY_PATH, STATX_BASIC_STATS, buf);
     } catch (Throwable t) {
       throw rethrow(t);
     }
+    if (r != 0) {
+      throw new PosixException("statx", errno(scratch.capture));
+    }
+    int nlink = buf.get(JAVA_INT, 16);
+    int mode = buf.get(JAVA_SHORT, 28) & 0xffff;
+    long inode = buf.get(JAVA_LONG, 32);
+    long size = buf.get(JAVA_LONG, 40);
+    long device = ((buf.get(JAVA_INT, 136) & 0xffffffffL) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
+    return new FileStat(mode, size, inode, device, nlink);
   }
 
   /**
@@ -200,8 +283,8 @@ public final class Posix {
    * either way, and a retry could close a descriptor another thread just received.
    */
   public static int close(int fd) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+    MemorySegment capture = SCRATCH.get().capture;
+    try {
       int r = (int) CLOSE.invokeExact(capture, fd);
       return r == 0 ? 0 : -errno(capture);
     } catch (Throwable t) {
@@ -214,11 +297,10 @@ public final class Posix {
    * (0 once the peer has consumed everything). Returns that count, or {@code -errno}.
    */
   public static int unreadByPeer(int socketFd) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
-      MemorySegment count = arena.allocate(JAVA_INT);
-      int r = (int) IOCTL_INT.invokeExact(capture, socketFd, SIOCOUTQ, count);
-      return r < 0 ? -errno(capture) : count.get(JAVA_INT, 0);
+    Scratch scratch = SCRATCH.get();
+    try {
+      int r = (int) IOCTL_INT.invokeExact(scratch.capture, socketFd, SIOCOUTQ, scratch.integer);
+      return r < 0 ? -errno(scratch.capture) : scratch.integer.get(JAVA_INT, 0);
     } catch (Throwable t) {
       throw rethrow(t);
     }

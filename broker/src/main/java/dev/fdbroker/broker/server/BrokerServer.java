@@ -3,6 +3,7 @@ package dev.fdbroker.broker.server;
 import dev.fdbroker.broker.audit.AuditLog;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.opener.SecureOpener;
+import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Limits;
 import dev.fdbroker.broker.posix.Posix;
@@ -11,58 +12,91 @@ import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.FileDescriptor;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.newsclub.net.unix.AFUNIXServerSocket;
-import org.newsclub.net.unix.AFUNIXSocket;
+import org.newsclub.net.unix.AFUNIXServerSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The accept loop: one thread per connection, at most {@code max_connections} served at once. A
- * connection over the limit is answered {@code busy} and closed rather than left waiting.
+ * Accepts connections and serves each on a thread of its own while its client is busy, at most
+ * {@code max_connections} at once. A connection over a limit is answered {@code busy} and closed
+ * rather than left waiting. A client that goes quiet gives its thread back to the pool and waits in
+ * the {@link Parker}, so a thousand idle clients cost a thousand small buffers, not a thousand
+ * thread stacks.
+ *
+ * <p>Why a thread per busy connection: blocked in recv on its own socket, a serving thread is woken
+ * by the client's request on the client's CPU and answers before the client has gone to sleep for
+ * the reply, so a request costs two context switches. An event loop serving many sockets from one
+ * thread makes every client sleep for its reply and be woken again: measured here, that cost a
+ * third more CPU time per request. Why not virtual threads: junixsocket 2.11 parks a virtual thread
+ * blocked on a socket and polls that socket from a small pool (as many threads as cores, one second
+ * at a time), so a few idle connections starved busy ones.
  */
 public final class BrokerServer implements Closeable {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
+  /** Refused connections allowed to linger at once (see {@link Connection#REFUSAL_LINGER_MILLIS}). */
+  private static final int MAX_LINGERING_REFUSALS = 64;
+  /** uid_t and gid_t are 32 bits; (uid_t) -1 means the kernel reported no credentials. */
+  private static final long NO_ID = 0xffffffffL;
+  /** Serving threads with no connection end after this long. */
+  private static final Duration THREAD_KEEP_ALIVE = Duration.ofSeconds(2);
 
-  private final AFUNIXServerSocket server;
+  private final AFUNIXServerSocketChannel server;
   private final CurrentPolicy policy;
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
-  private static final int MAX_LINGERING_REFUSALS = 64;
-
-  /**
-   * A platform thread per connection, not a virtual one. junixsocket 2.11 parks a virtual thread
-   * blocked on a socket and polls that socket from a small pool (as many threads as cores, one
-   * second at a time): with a few idle connections blocked, a busy one waited minutes for its
-   * request to be noticed. Blocking reads on platform threads go straight to the kernel. A small
-   * stack keeps a thousand idle connections cheap; the handler's call depth is shallow.
-   */
-  private static final Thread.Builder CONNECTION_THREADS = Thread.ofPlatform().daemon(true).stackSize(256 * 1024);
-
-  private final AtomicInteger active = new AtomicInteger();
-  private final AtomicInteger refusing = new AtomicInteger();
+  private final ThreadPoolExecutor servers;
+  private final Parker parker;
   private final Set<Connection> live = ConcurrentHashMap.newKeySet();
+  private final Connection.Home home = new Home();
   private final UidLimiter uids = new UidLimiter();
+  /** Connections served (admitted), and all connections open (refusals too). */
+  private final AtomicInteger active = new AtomicInteger();
+  private final AtomicInteger open = new AtomicInteger();
+  private final AtomicInteger refusing = new AtomicInteger();
   private volatile boolean closed;
   private volatile boolean accepting;
   /** A spare descriptor, given up to answer busy when the process is out of them. */
   private int reserveFd = reserve();
   private boolean descriptorWarningGiven;
   private long nextConnectionId = 1;
+  /** Descriptor objects by number, for junixsocket to send; see {@link Home#descriptor}. */
+  private final AtomicReference<AtomicReferenceArray<FileDescriptor>> descriptors =
+      new AtomicReference<>(new AtomicReferenceArray<>(1024));
 
   public BrokerServer(AFUNIXServerSocket server, CurrentPolicy policy, SecureOpener opener, String version,
-      BrokerMetrics metrics, AuditLog audit) {
-    this.server = server;
+      BrokerMetrics metrics, AuditLog audit) throws IOException {
+    this.server = server.getChannel();
     this.policy = policy;
     this.metrics = metrics;
     this.handler = new RequestHandler(policy, opener, version, metrics, audit);
+    AtomicLong threadNumber = new AtomicLong();
+    // A small stack keeps many busy connections cheap; the handler's call depth is shallow.
+    ThreadFactory threads = r -> Thread.ofPlatform().daemon(true).stackSize(256 * 1024)
+        .name("fdbroker-conn-" + threadNumber.incrementAndGet()).unstarted(r);
+    this.servers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS,
+        new SynchronousQueue<>(), threads);
+    this.parker = new Parker(servers);
   }
 
   /** Accepts and serves connections until {@link #close()}. */
   public void serve() throws IOException {
+    parker.start();
     accepting = true;
     try {
       acceptLoop();
@@ -73,11 +107,11 @@ public final class BrokerServer implements Closeable {
 
   private void acceptLoop() {
     while (!closed) {
-      AFUNIXSocket socket;
+      AFUNIXSocketChannel channel;
       try {
-        socket = server.accept();
+        channel = server.accept();
       } catch (IOException e) {
-        if (closed || server.isClosed()) {
+        if (closed || !server.isOpen()) {
           return;
         }
         if (outOfDescriptors(e)) {
@@ -89,26 +123,142 @@ public final class BrokerServer implements Closeable {
         continue;
       }
       if (closed) {
-        closeQuietly(socket); // accepted just as we stopped: not served
+        closeQuietly(channel); // accepted just as we stopped: not served
         return;
       }
-      long id = nextConnectionId++;
-      Limits limits = policy.get().limits();
-      Connection connection;
-      if (active.incrementAndGet() <= limits.maxConnections()) {
-        connection = new Connection(id, socket, handler, metrics, uids, limits, this::ended);
-        live.add(connection);
-      } else {
-        active.decrementAndGet();
-        metrics.connectionRejected(BrokerMetrics.Rejection.LIMIT);
-        Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY,
-            "the broker is serving its limit of " + limits.maxConnections() + " connections; try again later");
-        // Lingering lets the client read why; under a flood of refusals, stop lingering.
-        int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? Connection.REFUSAL_LINGER_MILLIS : 0;
-        connection = new Connection(id, socket, busy, linger, refused -> refusing.decrementAndGet());
+      try {
+        admit(channel, nextConnectionId++);
+      } catch (IOException | RuntimeException e) {
+        log.warn("could not take a new connection: {}", e.toString());
+        closeQuietly(channel);
       }
-      CONNECTION_THREADS.name("fdbroker-conn-" + id).start(connection);
     }
+  }
+
+  private void admit(AFUNIXSocketChannel channel, long id) throws IOException {
+    Caller caller = caller(channel.getPeerCredentials());
+    if (caller == null) {
+      log.warn("connection {}: the kernel reported no peer credentials; closing", id);
+      closeQuietly(channel);
+      return;
+    }
+    Limits limits = policy.get().limits();
+    if (active.incrementAndGet() > limits.maxConnections()) {
+      active.decrementAndGet();
+      metrics.connectionRejected(BrokerMetrics.Rejection.LIMIT);
+      refuse(channel, id, "the broker is serving its limit of " + limits.maxConnections()
+          + " connections; try again later");
+      return;
+    }
+    UidLimiter.Account account = uids.admit(caller.uid(), limits.maxConnectionsPerUid(),
+        limits.requestsPerSecondPerUid());
+    if (account == null) {
+      active.decrementAndGet();
+      metrics.connectionRejected(BrokerMetrics.Rejection.UID_LIMIT);
+      log.debug("connection {}: uid {} holds its limit of {} connections", id, caller.uid(), limits.maxConnectionsPerUid());
+      refuse(channel, id, "uid " + caller.uid() + " holds its limit of " + limits.maxConnectionsPerUid()
+          + " connections; try again later");
+      return;
+    }
+    Peer peer = Peer.of(id, caller);
+    log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
+    Connection c;
+    try {
+      c = Connection.serving(id, channel, peer, handler, metrics, account, limits, home);
+    } catch (IOException | RuntimeException e) {
+      account.release();
+      active.decrementAndGet();
+      throw e;
+    }
+    metrics.connectionOpened();
+    open.incrementAndGet();
+    live.add(c);
+    serve(c);
+  }
+
+  private void refuse(AFUNIXSocketChannel channel, long id, String why) throws IOException {
+    // Lingering lets the client read why; under a flood of refusals, stop lingering.
+    int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? Connection.REFUSAL_LINGER_MILLIS : 0;
+    Connection c;
+    try {
+      c = Connection.refusing(id, channel, new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, why), linger, home);
+    } catch (IOException | RuntimeException e) {
+      refusing.decrementAndGet();
+      throw e;
+    }
+    open.incrementAndGet();
+    serve(c);
+  }
+
+  private void serve(Connection c) {
+    try {
+      servers.execute(c);
+    } catch (RuntimeException e) { // out of threads (or shutting down)
+      log.warn("connection {}: no thread to serve it: {}", c.id(), e.toString());
+      c.close();
+    }
+  }
+
+  /** What connections need of the server. */
+  private final class Home implements Connection.Home {
+    @Override
+    public boolean park(Connection c) {
+      return parker.park(c);
+    }
+
+    /**
+     * A {@link FileDescriptor} object for descriptor number {@code fd}, for junixsocket to send.
+     * The objects are kept by number and reused: the kernel hands out the lowest free numbers, so a
+     * few objects serve every request, while making one (junixsocket's FileDescriptorCast) costs two
+     * system calls to learn what the descriptor is. The object only names the number; it owns
+     * nothing, and nothing closes it.
+     */
+    @Override
+    public FileDescriptor descriptor(int fd) throws IOException {
+      AtomicReferenceArray<FileDescriptor> cache = descriptors.get();
+      if (fd >= cache.length()) {
+        synchronized (descriptors) {
+          cache = descriptors.get();
+          if (fd >= cache.length()) {
+            AtomicReferenceArray<FileDescriptor> bigger = new AtomicReferenceArray<>(Math.max(fd + 1, cache.length() * 2));
+            for (int i = 0; i < cache.length(); i++) {
+              bigger.set(i, cache.get(i));
+            }
+            descriptors.set(bigger);
+            cache = bigger;
+          }
+        }
+      }
+      FileDescriptor d = cache.get(fd);
+      if (d == null) {
+        d = FileDescriptorCast.unsafeUsing(fd).getFileDescriptor();
+        cache.set(fd, d);
+      }
+      return d;
+    }
+
+    @Override
+    public void closed(Connection c) {
+      if (live.remove(c)) {
+        active.decrementAndGet();
+      } else {
+        refusing.decrementAndGet();
+      }
+      open.decrementAndGet();
+    }
+  }
+
+  /**
+   * The caller is who the kernel says: SO_PEERCRED, recorded at connect(); no request can change
+   * it. junixsocket reports the 32-bit ids sign-extended, so they are read back as unsigned.
+   */
+  static Caller caller(AFUNIXSocketCredentials cred) {
+    long uid = cred.getUid() & NO_ID;
+    long gid = cred.getGid() & NO_ID;
+    if (uid == NO_ID || gid == NO_ID) {
+      return null;
+    }
+    return new Caller(uid, gid, cred.getPid());
   }
 
   private static boolean outOfDescriptors(IOException e) {
@@ -126,10 +276,26 @@ public final class BrokerServer implements Closeable {
       Posix.close(reserveFd);
       reserveFd = -1;
     }
-    try (AFUNIXSocket socket = server.accept()) {
+    try (AFUNIXSocketChannel channel = server.accept()) {
       metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
       Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, "the broker is out of descriptors; try again later");
-      new Connection(-1, socket, busy, 100, c -> { }).run();
+      channel.configureBlocking(false);
+      // A fresh socket has room for one small reply. Then a short linger, as for any refusal: closing
+      // on the client's unread request would reset the connection before it reads why.
+      channel.write(java.nio.ByteBuffer.wrap(Response.last(busy, null, null).frame()));
+      channel.shutdownOutput();
+      java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(4096);
+      long end = System.nanoTime() + 100_000_000L;
+      while (System.nanoTime() < end) {
+        sink.clear();
+        int n = channel.read(sink);
+        if (n < 0) {
+          break;
+        }
+        if (n == 0) {
+          sleepQuietly(5);
+        }
+      }
     } catch (IOException e) {
       sleepQuietly(50);
     } finally {
@@ -148,14 +314,9 @@ public final class BrokerServer implements Closeable {
     return Posix.openat(Posix.AT_FDCWD, "/", Posix.O_PATH | Posix.O_CLOEXEC);
   }
 
-  private void ended(Connection c) {
-    live.remove(c);
-    active.decrementAndGet();
-  }
-
-  private static void closeQuietly(AFUNIXSocket socket) {
+  private static void closeQuietly(AFUNIXSocketChannel channel) {
     try {
-      socket.close();
+      channel.close();
     } catch (IOException e) {
       // nothing to add
     }
@@ -171,9 +332,15 @@ public final class BrokerServer implements Closeable {
     return handler.requestsServed();
   }
 
-  /** Whether the accept loop is running (for the watchdog). */
-  public boolean isAccepting() {
-    return accepting && !closed;
+  /**
+   * Whether the broker is serving (for the systemd watchdog): accepting, and holding its quiet
+   * connections.
+   */
+  public boolean isHealthy() {
+    if (!accepting || closed) {
+      return false;
+    }
+    return parker.isRunning();
   }
 
   /**
@@ -182,13 +349,17 @@ public final class BrokerServer implements Closeable {
    */
   public boolean drain(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (!live.isEmpty() && System.nanoTime() < deadline) {
+    parker.drainAll();
+    while (open.get() > 0 && System.nanoTime() < deadline) {
       for (Connection c : live) {
         c.drain(); // idempotent; repeated for any connection that slipped in late
       }
       Thread.sleep(10);
     }
-    return live.isEmpty();
+    boolean clean = open.get() == 0;
+    parker.stop();
+    servers.shutdown();
+    return clean;
   }
 
   /** Stops accepting; {@link #serve()} returns. Connections in progress run on until drained. */
@@ -202,11 +373,13 @@ public final class BrokerServer implements Closeable {
     }
   }
 
-  private static void sleepQuietly(long millis) {
+  private static boolean sleepQuietly(long millis) {
     try {
       Thread.sleep(millis);
+      return true;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return false;
     }
   }
 }

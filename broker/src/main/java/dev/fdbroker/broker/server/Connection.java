@@ -3,121 +3,153 @@ package dev.fdbroker.broker.server;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
-import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.Limits;
 import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.Frame;
-import dev.fdbroker.protocol.FrameReader;
+import dev.fdbroker.protocol.FrameDecoder;
 import dev.fdbroker.protocol.FramingException;
 import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
+import java.io.EOFException;
 import java.io.FileDescriptor;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
-import org.newsclub.net.unix.AFUNIXSocket;
-import org.newsclub.net.unix.AFUNIXSocketCredentials;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves one client connection on its own thread: reads request frames in order, answers
- * each, and ends on end-of-stream, a framing error, a timeout or any failure, always closing the
- * socket. Whatever goes wrong here stays on this connection.
+ * One client connection. While the client is busy, a thread serves it, blocked in the socket's
+ * recv between requests, like a thread per connection; once the client has been quiet for
+ * {@link #PARK_AFTER}, the connection is handed to the {@link Parker} and the thread goes back to
+ * the pool, and a thread takes it up again when a request arrives. It ends on end-of-stream, a
+ * framing error, a deadline or any failure, always closing the socket; whatever goes wrong here
+ * stays on this connection.
+ *
+ * <p>One owner at a time: the thread serving it, or the parker. Only the owner reads, writes or
+ * closes the socket; others may only shut it down, which wakes the owner.
  */
 final class Connection implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Connection.class);
+  /**
+   * A client quiet this long gives its thread back. Long enough that a client between two requests
+   * keeps its thread (handing a connection over costs a few system calls and a thread wake-up);
+   * short enough that idle clients cost no thread for long.
+   */
+  static final Duration PARK_AFTER = Duration.ofMillis(200);
   /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
-  private static final int READ_BUFFER = 1024;
-  /** uid_t and gid_t are 32 bits; (uid_t) -1 means the kernel reported no credentials. */
-  private static final long NO_ID = 0xffffffffL;
-
-  private final long id;
-  private final AFUNIXSocket socket;
-  private final RequestHandler handler;
-  private final BrokerMetrics metrics;
-  private final UidLimiter uids;
-  private final Limits limits;
-  private final Consumer<Connection> onClose;
-  private final Reply refusal;
-  private final int lingerMillis;
+  private static final int READ_BUFFER = 512;
+  /**
+   * How long a refused connection lingers: a client usually writes its request right after
+   * connecting; were the socket closed at once, that write would fail (EPIPE) and the client would
+   * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
+   */
+  static final int REFUSAL_LINGER_MILLIS = 500;
 
   private static final int IDLE = 0;
   private static final int BUSY = 1;
   private static final int CLOSED = 2;
+
+  /** What the connection's services are: where it parks, who serves it, how it ends. */
+  interface Home {
+    /** Takes the connection while it is quiet; returns false if it cannot (shutting down). */
+    boolean park(Connection c);
+
+    /** Descriptor objects for junixsocket to send. */
+    FileDescriptor descriptor(int fd) throws IOException;
+
+    /** The connection is closed; called once. */
+    void closed(Connection c);
+  }
+
+  private final long id;
+  private final AFUNIXSocketChannel channel;
+  private final int socketFd;
+  private final Peer peer;
+  private final RequestHandler handler;
+  private final BrokerMetrics metrics;
+  private final UidLimiter.Account account;
+  private final Limits limits;
+  private final Home home;
+  private final Reply refusal;
+  private final int lingerMillis;
+  private final FrameDecoder decoder = new FrameDecoder(ProtocolLimits.MAX_FRAME_BYTES, READ_BUFFER);
+
   /** IDLE while waiting for a request, BUSY from a complete frame until its reply is written. */
   private final AtomicInteger state = new AtomicInteger(IDLE);
   private volatile boolean draining;
-
-  private int socketFd = -1;
+  private boolean blocking;
   private int currentTimeoutMillis = -1;
   /** When the frame being read must be complete, or 0 between frames. */
   private long frameDeadline;
+  /** When the last request was answered (or the connection opened). */
+  private long lastActivity;
+  /** The parker's registration while it holds the connection. */
+  SelectionKey parkedKey;
 
-  /** A connection to serve, if its uid is within its limits. */
-  Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, UidLimiter uids,
-      Limits limits, Consumer<Connection> onClose) {
-    this(id, socket, handler, metrics, uids, limits, null, 0, onClose);
+  private Connection(long id, AFUNIXSocketChannel channel, Peer peer, RequestHandler handler,
+      BrokerMetrics metrics, UidLimiter.Account account, Limits limits, Home home, Reply refusal, int lingerMillis)
+      throws IOException {
+    this.id = id;
+    this.channel = channel;
+    this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
+    this.peer = peer;
+    this.handler = handler;
+    this.metrics = metrics;
+    this.account = account;
+    this.limits = limits;
+    this.home = home;
+    this.refusal = refusal;
+    this.lingerMillis = lingerMillis;
+    this.blocking = channel.isBlocking();
+    this.lastActivity = System.nanoTime();
+  }
+
+  /** A connection to serve; its uid's connection is already counted in {@code account}. */
+  static Connection serving(long id, AFUNIXSocketChannel channel, Peer peer, RequestHandler handler,
+      BrokerMetrics metrics, UidLimiter.Account account, Limits limits, Home home) throws IOException {
+    return new Connection(id, channel, peer, handler, metrics, account, limits, home, null, 0);
   }
 
   /**
-   * A connection that is not admitted: {@code refusal} is sent and the connection closed, after at
-   * most {@code lingerMillis} waiting for the client's first request.
+   * A connection that is not admitted: {@code refusal} is sent, then the connection lingers at most
+   * {@code lingerMillis} for the client's request to arrive (discarded), and is closed.
    */
-  Connection(long id, AFUNIXSocket socket, Reply refusal, int lingerMillis,
-      Consumer<Connection> onClose) {
-    this(id, socket, null, null, null, null, refusal, lingerMillis, onClose);
+  static Connection refusing(long id, AFUNIXSocketChannel channel, Reply refusal, int lingerMillis, Home home)
+      throws IOException {
+    return new Connection(id, channel, null, null, null, null, null, home, refusal, lingerMillis);
   }
 
-  private Connection(long id, AFUNIXSocket socket, RequestHandler handler, BrokerMetrics metrics, UidLimiter uids,
-      Limits limits, Reply refusal, int lingerMillis, Consumer<Connection> onClose) {
-    this.id = id;
-    this.socket = socket;
-    this.handler = handler;
-    this.metrics = metrics;
-    this.uids = uids;
-    this.limits = limits;
-    this.refusal = refusal;
-    this.lingerMillis = lingerMillis;
-    this.onClose = onClose;
+  long id() {
+    return id;
   }
 
+  AFUNIXSocketChannel channel() {
+    return channel;
+  }
+
+  /** Serves the connection on this thread until it closes or goes quiet (then it is parked). */
   @Override
   public void run() {
-    try (socket) {
+    boolean parked = false;
+    try {
       if (refusal != null) {
-        refuse(refusal, lingerMillis);
+        refuse();
         return;
       }
-      Caller caller = caller(socket.getPeerCredentials());
-      if (caller == null) {
-        log.warn("connection {}: the kernel reported no peer credentials; closing", id);
-        return;
+      if (!blocking) {
+        channel.configureBlocking(true);
+        blocking = true;
       }
-      if (!uids.admit(caller.uid(), limits.maxConnectionsPerUid(), limits.requestsPerSecondPerUid())) {
-        metrics.connectionRejected(BrokerMetrics.Rejection.UID_LIMIT);
-        log.debug("connection {}: uid {} holds its limit of {} connections", id, caller.uid(), limits.maxConnectionsPerUid());
-        refuse(new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, "uid " + caller.uid() + " holds its limit of "
-            + limits.maxConnectionsPerUid() + " connections; try again later"), REFUSAL_LINGER_MILLIS);
-        return;
-      }
-      metrics.connectionOpened();
-      try {
-        Peer peer = Peer.of(id, caller);
-        log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
-        socketFd = FileDescriptorCast.using(socket.getFileDescriptor()).as(Integer.class);
-        serve(peer);
-      } finally {
-        uids.release(caller.uid());
-        metrics.connectionClosed();
-      }
+      parked = serve();
     } catch (SocketTimeoutException e) {
       log.debug("connection {} timed out: {}", id, e.getMessage());
     } catch (IOException e) {
@@ -125,114 +157,151 @@ final class Connection implements Runnable {
     } catch (RuntimeException e) {
       log.error("connection {} failed", id, e);
     } finally {
-      onClose.accept(this);
+      if (!parked) {
+        close();
+      }
     }
   }
 
-  /**
-   * The caller is who the kernel says: SO_PEERCRED, recorded at connect(); no request can change
-   * it. junixsocket reports the 32-bit ids sign-extended, so they are read back as unsigned.
-   */
-  static Caller caller(AFUNIXSocketCredentials cred) {
-    long uid = cred.getUid() & NO_ID;
-    long gid = cred.getGid() & NO_ID;
-    if (uid == NO_ID || gid == NO_ID) {
-      return null;
-    }
-    return new Caller(uid, gid, cred.getPid());
-  }
-
-  /**
-   * Answers a connection that is not admitted. A client usually writes its request right after
-   * connecting; were the socket already closed, that write would fail (EPIPE) and the client would
-   * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
-   */
-  static final int REFUSAL_LINGER_MILLIS = 500;
-
-  private void refuse(Reply reply, int lingerMillis) throws IOException {
-    write(Response.last(reply, null, null));
-    if (lingerMillis <= 0) {
-      return;
-    }
-    // Through the channel: java.net.Socket's own check wrongly calls an accepted junixsocket socket unconnected.
-    socket.getChannel().shutdownOutput();
-    socket.setSoTimeout(lingerMillis);
-    byte[] sink = new byte[4096];
-    long deadline = System.nanoTime() + lingerMillis * 1_000_000L;
-    while (System.nanoTime() < deadline && socket.getInputStream().read(sink) > 0) {
-      // discard: the request will not be served
-    }
-  }
-
-  private void serve(Peer peer) throws IOException {
-    FrameReader reader = new FrameReader(socket.getInputStream(), ProtocolLimits.MAX_FRAME_BYTES,
-        READ_BUFFER, this::pace);
+  /** Serves requests in order; returns true if the connection was parked, false if it is to close. */
+  private boolean serve() throws IOException {
     while (true) {
       Frame frame;
       try {
-        frame = reader.next();
+        frame = nextFrame();
       } catch (FramingException e) {
         // Framing is lost: say why, then hang up.
         long start = System.nanoTime();
         handler.refusedWhole(peer, e.code(), start);
         send(Response.last(new Reply.Failed(RequestId.NONE, e.code(), e.getMessage()), Op.INVALID,
             e.code() == ErrorCode.TOO_LARGE ? Outcome.TOO_LARGE : Outcome.BAD_REQUEST), start);
-        return;
+        return false;
       }
-      if (frame == null || !state.compareAndSet(IDLE, BUSY)) {
-        return; // end of stream, or drained while the frame arrived: the request never started
+      if (frame == null) {
+        return false; // end of stream, or a deadline passed
+      }
+      if (frame == PARK) {
+        return park();
+      }
+      if (!state.compareAndSet(IDLE, BUSY)) {
+        return false; // drained while the frame arrived: the request never started
       }
       frameDeadline = 0;
       long start = System.nanoTime();
-      boolean withinRate = uids.tryRequest(peer.caller().uid(), limits.requestsPerSecondPerUid());
+      boolean withinRate = account.tryRequest(limits.requestsPerSecondPerUid());
       try (Response response = handler.handle(peer, frame, withinRate)) {
         send(response, start);
       }
+      lastActivity = System.nanoTime();
       state.set(IDLE);
       if (draining) {
-        return;
+        return false;
       }
     }
+  }
+
+  /** Returned by {@link #nextFrame} when the client has been quiet long enough to park. */
+  private static final Frame PARK = new Frame(new byte[0], 0, 0);
+
+  /**
+   * The next request frame; {@link #PARK} if none came within {@link #PARK_AFTER}; null at the end
+   * of the stream or when the idle deadline passed.
+   */
+  private Frame nextFrame() throws IOException {
+    while (true) {
+      Frame frame = decoder.next();
+      if (frame != null) {
+        return frame;
+      }
+      long now = System.nanoTime();
+      int timeout;
+      boolean betweenFrames = !decoder.midFrame();
+      if (betweenFrames) {
+        frameDeadline = 0;
+        long idleLeft = lastActivity + limits.idleTimeout().toNanos() - now;
+        if (idleLeft <= 0) {
+          log.debug("connection {} idle for {}: closing", id, limits.idleTimeout());
+          return null;
+        }
+        timeout = millis(Math.min(idleLeft, PARK_AFTER.toNanos()));
+      } else {
+        if (frameDeadline == 0) {
+          frameDeadline = now + limits.requestTimeout().toNanos();
+        }
+        long left = frameDeadline - now;
+        if (left <= 0) {
+          throw new SocketTimeoutException("slow sender: frame not complete within " + limits.requestTimeout());
+        }
+        timeout = millis(left);
+      }
+      setTimeout(timeout);
+      int n = Posix.recv(socketFd, decoder.array(), decoder.writeOffset(), decoder.writable(), 0);
+      if (n == -Errno.EAGAIN) {
+        if (betweenFrames && lastActivity + limits.idleTimeout().toNanos() - System.nanoTime() > 0) {
+          return PARK;
+        }
+        continue; // a deadline: checked at the top
+      }
+      if (n < 0) {
+        throw new IOException("recv: " + Errno.name(-n));
+      }
+      if (n == 0) {
+        if (decoder.midFrame()) {
+          throw new EOFException("stream ended inside a frame");
+        }
+        return null;
+      }
+      decoder.received(n);
+    }
+  }
+
+  private boolean park() throws IOException {
+    channel.configureBlocking(false);
+    blocking = false;
+    return home.park(this);
+  }
+
+  /** Called by the parker: the client has not sent anything for the idle timeout. */
+  long idleDeadline() {
+    return lastActivity + limits.idleTimeout().toNanos();
   }
 
   /**
    * Ends this connection for a shutdown: at once if it is waiting for a request, else right after
-   * the request in progress is answered.
+   * the request in progress is answered. Only wakes the owner; the owner closes.
    */
   void drain() {
     draining = true;
-    if (state.compareAndSet(IDLE, CLOSED)) {
+    if (state.get() == IDLE) {
       try {
-        socket.close(); // wakes the blocked read
+        channel.shutdownInput(); // the blocked recv returns end-of-stream
       } catch (IOException e) {
-        // closing anyway
+        // already shut or closed
       }
     }
   }
 
-  /**
-   * Between frames a connection may idle for the idle timeout; once a frame has begun, all of it
-   * must arrive within the request timeout, so a client dribbling a byte at a time is cut off.
-   */
-  private void pace(boolean midFrame) throws IOException {
-    if (!midFrame && frameDeadline == 0) {
-      setTimeout(millis(limits.idleTimeout()));
+  private void refuse() throws IOException {
+    channel.configureBlocking(true);
+    write(Response.last(refusal, null, null));
+    if (lingerMillis <= 0) {
       return;
     }
-    long now = System.nanoTime();
-    if (frameDeadline == 0) {
-      frameDeadline = now + limits.requestTimeout().toNanos();
+    channel.shutdownOutput();
+    channel.socket().setSoTimeout(lingerMillis);
+    byte[] sink = new byte[4096];
+    long deadline = System.nanoTime() + lingerMillis * 1_000_000L;
+    while (System.nanoTime() < deadline) {
+      int n = Posix.recv(socketFd, sink, 0, sink.length, 0);
+      if (n <= 0) {
+        break; // end of stream, the linger's timeout, or an error: done either way
+      }
     }
-    long remaining = (frameDeadline - now) / 1_000_000;
-    if (remaining <= 0) {
-      throw new SocketTimeoutException("slow sender: frame not complete within " + limits.requestTimeout());
-    }
-    setTimeout((int) Math.min(Integer.MAX_VALUE, remaining));
   }
 
   private void setTimeout(int millis) throws IOException {
     if (millis != currentTimeoutMillis) {
-      socket.setSoTimeout(millis);
+      channel.socket().setSoTimeout(millis);
       currentTimeoutMillis = millis;
     }
   }
@@ -241,9 +310,7 @@ final class Connection implements Runnable {
    * Sends a reply, but only once the client has read every earlier one: a reply is never queued
    * behind unread ones. A client that pipelines requests without reading can thus pin at most one
    * reply's descriptors in its socket, and is cut off after the request timeout. And a write into a
-   * drained socket never finds it full, which keeps the descriptors safe should it ever be written
-   * non-blocking: junixsocket, as it does on virtual threads, drops the descriptors of a write that
-   * meets EAGAIN.
+   * drained socket never finds it full, so the descriptors go with the reply's first byte.
    */
   private void send(Response response, long startNanos) throws IOException {
     awaitDrained();
@@ -281,25 +348,51 @@ final class Connection implements Runnable {
 
   /** Writes the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
   private void write(Response response) throws IOException {
-    OutputStream out = socket.getOutputStream();
     int[] fds = response.fds();
     if (fds.length > 0) {
       FileDescriptor[] objs = new FileDescriptor[fds.length];
       for (int i = 0; i < fds.length; i++) {
-        objs[i] = FileDescriptorCast.unsafeUsing(fds[i]).getFileDescriptor();
+        objs[i] = home.descriptor(fds[i]);
       }
-      socket.setOutboundFileDescriptors(objs);
+      channel.setOutboundFileDescriptors(objs);
     }
+    ByteBuffer frame = ByteBuffer.wrap(response.frame());
     try {
-      out.write(response.frame());
+      while (frame.hasRemaining()) {
+        channel.write(frame);
+        if (fds.length > 0) {
+          channel.setOutboundFileDescriptors((FileDescriptor[]) null); // sent with the first byte
+        }
+      }
     } finally {
       if (fds.length > 0) {
-        socket.setOutboundFileDescriptors((FileDescriptor[]) null);
+        channel.setOutboundFileDescriptors((FileDescriptor[]) null);
       }
     }
   }
 
-  private static int millis(Duration d) {
-    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
+  /** Closes the socket; only the owner calls this. */
+  void close() {
+    if (state.getAndSet(CLOSED) == CLOSED) {
+      return;
+    }
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // closing anyway
+    }
+    if (account != null) {
+      account.release();
+      metrics.connectionClosed();
+    }
+    home.closed(this);
+  }
+
+  boolean isClosed() {
+    return state.get() == CLOSED;
+  }
+
+  private static int millis(long nanos) {
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, (nanos + 999_999) / 1_000_000));
   }
 }

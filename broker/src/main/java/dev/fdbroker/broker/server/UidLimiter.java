@@ -27,50 +27,64 @@ final class UidLimiter {
     }
   }
 
+  /** One admitted connection's share of its uid's limits. */
+  final class Account {
+    private final long uid;
+    private final State state;
+    private boolean released;
+
+    private Account(long uid, State state) {
+      this.uid = uid;
+      this.state = state;
+    }
+
+    /** Takes one request's token; false if the uid is over its rate. */
+    boolean tryRequest(int rate) {
+      synchronized (state) {
+        state.refill(rate, System.nanoTime());
+        if (state.tokens >= 1) {
+          state.tokens -= 1;
+          return true;
+        }
+        return false;
+      }
+    }
+
+    /**
+     * Forgets the connection. The uid's state goes once it holds no connection and its bucket is
+     * full again, so reconnecting never buys a fresh bucket.
+     */
+    void release() {
+      if (released) {
+        return;
+      }
+      released = true;
+      states.computeIfPresent(uid, (k, s) -> {
+        synchronized (s) {
+          s.connections--;
+          s.refill(s.rate, System.nanoTime());
+          return s.connections <= 0 && s.tokens >= s.rate ? null : s;
+        }
+      });
+    }
+  }
+
   private final ConcurrentHashMap<Long, State> states = new ConcurrentHashMap<>();
 
-  /** Counts a new connection for {@code uid}, unless it already holds {@code max}. */
-  boolean admit(long uid, int max, int rate) {
-    boolean[] admitted = {false};
+  /** Counts a new connection for {@code uid}, unless it already holds {@code max}: then null. */
+  Account admit(long uid, int max, int rate) {
+    State[] admitted = {null};
     states.compute(uid, (k, s) -> {
       State state = s != null ? s : new State(rate, System.nanoTime());
-      if (state.connections < max) {
-        state.connections++;
-        admitted[0] = true;
+      synchronized (state) {
+        if (state.connections < max) {
+          state.connections++;
+          admitted[0] = state;
+        }
       }
       return state;
     });
-    return admitted[0];
-  }
-
-  /**
-   * Forgets a connection. The uid's state goes once it holds no connection and its bucket is full
-   * again, so reconnecting never buys a fresh bucket.
-   */
-  void release(long uid) {
-    states.computeIfPresent(uid, (k, s) -> {
-      synchronized (s) {
-        s.connections--;
-        s.refill(s.rate, System.nanoTime());
-        return s.connections <= 0 && s.tokens >= s.rate ? null : s;
-      }
-    });
-  }
-
-  /** Takes one request's token for {@code uid}; false if it is over its rate. */
-  boolean tryRequest(long uid, int rate) {
-    State s = states.get(uid);
-    if (s == null) {
-      return true; // not a counted connection (cannot happen while one is open)
-    }
-    synchronized (s) {
-      s.refill(rate, System.nanoTime());
-      if (s.tokens >= 1) {
-        s.tokens -= 1;
-        return true;
-      }
-      return false;
-    }
+    return admitted[0] == null ? null : new Account(uid, admitted[0]);
   }
 
   /** Uids being tracked (for tests and leak checks). */

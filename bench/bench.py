@@ -1,0 +1,515 @@
+#!/usr/bin/env python3
+"""fdbroker's benchmark: the Java broker against the C baseline, same client, same run.
+
+Run it through `./run bench` (which builds first); see bench/README.md. Only same-run ratios
+count: these machines are shared and noisy, and absolute figures drift by up to 2x.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BUILD = BENCH / "target"
+LOADGEN = BUILD / "loadgen"
+BASELINE = BUILD / "baseline-broker"
+BROKER_JAR = ROOT / "broker" / "target" / "fdbroker.jar"
+RUNTIME = ROOT / "packaging" / "target" / "runtime"
+JVM_OPTIONS = ROOT / "packaging" / "bin" / "jvm.options"
+AOT_CACHE = ROOT / "packaging" / "target" / "fdbroker.aot"
+
+FILES = 64  # files in the fixture; requests cycle through them
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- the fixture -------------------------------------------------------------------------------
+
+class Fixture:
+    """Files to open, and the policies that allow them, under a fresh temporary folder."""
+
+    def __init__(self, uid):
+        self.dir = Path(tempfile.mkdtemp(prefix="fdbroker-bench-"))
+        os.chmod(self.dir, 0o755)
+        # Depth 5 below the allowed root, like a real asset tree.
+        leaf = self.dir / "srv" / "assets" / "render" / "v1" / "textures"
+        leaf.mkdir(parents=True)
+        self.files = []
+        for i in range(FILES):
+            p = leaf / f"t{i:02d}.bin"
+            p.write_bytes(os.urandom(1000))
+            self.files.append(str(p))
+        self.uid = uid
+        self.audit = {}
+
+    def policy(self, name, rules):
+        """Writes a policy: the given rules, limits that let one uid drive the broker hard, audit to a
+        file and metrics on a free port (both on, as shipped)."""
+        audit = self.dir / f"audit-{name}.jsonl"
+        self.audit[name] = audit
+        port = free_port()
+        doc = {
+            "limits": {
+                "max_connections": 4096,
+                "max_connections_per_uid": 4096,
+                "requests_per_second_per_uid": 100_000_000,
+            },
+            "metrics": {"listen": f"127.0.0.1:{port}"},
+            "audit": {"output": str(audit)},
+            "rules": rules,
+        }
+        path = self.dir / f"policy-{name}.json"
+        path.write_text(json.dumps(doc, indent=1))
+        return path, port
+
+    def one_rule(self):
+        root = str(self.dir / "srv" / "assets")
+        return self.policy("1-rule", [{"name": "bench", "users": [self.uid], "allow": [root + "/**"]}])
+
+    def many_rules(self, count):
+        """count rules, all applying to the caller, mixing exact paths and globs at several depths,
+        many sharing the bench files' prefix; the one that allows the bench files comes last."""
+        base = str(self.dir / "srv")
+        rules = []
+        for i in range(count - 1):
+            kind = i % 4
+            if kind == 0:
+                allow = [f"{base}/assets/render/v{i}/config.json"]
+            elif kind == 1:
+                allow = [f"{base}/assets/tenant{i}/**"]
+            elif kind == 2:
+                allow = [f"{base}/assets/render/v1/shard{i}/*.bin", f"/etc/app{i}/conf.d/*.yaml"]
+            else:
+                allow = [f"/var/lib/app{i}/data/**/*.db"]
+            rule = {"name": f"r{i}", "users": [self.uid], "allow": allow}
+            if i % 10 == 0:
+                rule["deny"] = [f"{base}/assets/tenant{i}/private/**"]
+            rules.append(rule)
+        rules.append({"name": "bench", "users": [self.uid], "allow": [f"{base}/assets/render/v1/textures/*.bin"]})
+        return self.policy(f"{count}-rules", rules)
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- brokers -----------------------------------------------------------------------------------
+
+def java_command(extra=()):
+    """The broker as the package runs it: its own runtime and JVM options (packaging/bin)."""
+    java = RUNTIME / "bin" / "java"
+    options = [line.strip() for line in JVM_OPTIONS.read_text().splitlines()
+               if line.strip() and not line.lstrip().startswith("#")]
+    if AOT_CACHE.exists():
+        options.append(f"-XX:AOTCache={AOT_CACHE}")
+    # For experiments only: what is measured and reported is the shipped configuration.
+    options += os.environ.get("FDBROKER_BENCH_JAVA_OPTS", "").split()
+    return [str(java), *options, *extra, "-jar", str(BROKER_JAR)]
+
+
+class Broker:
+    def __init__(self, name, argv, sock, env=None):
+        self.name = name
+        self.sock = sock
+        self.log = open(Path(sock).with_suffix(".log"), "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"bench: {name} exited at start; see {self.log.name}")
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(sock)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit(f"bench: {name} did not listen on {sock}")
+                time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def c_broker(workdir):
+    sock = str(workdir / "c.sock")
+    return Broker("C baseline", [str(BASELINE), sock], sock)
+
+
+def java_broker(workdir, policy, name="java"):
+    path, port = policy
+    sock = str(workdir / f"{name}.sock")
+    b = Broker(f"Java ({name})", java_command() + ["serve", "--config", str(path), "--socket", sock,
+                                                "--socket-mode", "0600"], sock)
+    b.metrics_port = port
+    return b
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+RESULT = re.compile(r"(\w+)=([0-9.]+)")
+
+
+def cpu_seconds(pid):
+    """User and system CPU time the process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(sock, conns, seconds, warmup, files, batch=1, pid=None):
+    """One loadgen run. With the broker's pid, also its CPU time per request (microseconds; the
+    warm-up's requests estimated at the measured rate): a diagnostic, not a target."""
+    before = cpu_seconds(pid) if pid else None
+    out = subprocess.run([str(LOADGEN), "load", "-s", sock, "-c", str(conns), "-d", str(seconds),
+                          "-w", str(warmup), "-b", str(batch), *files],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: loadgen failed against {sock}: {out.stdout}{out.stderr}")
+    res = {k: float(v) for k, v in RESULT.findall(out.stdout)}
+    if pid:
+        requests = res["requests"] * (seconds + warmup) / seconds
+        res["broker_cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, requests)
+    return res
+
+
+def proc_status(pid):
+    status = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        status[k] = v.strip()
+    return status
+
+
+def rss_mib(pid):
+    return int(proc_status(pid)["VmRSS"].split()[0]) / 1024
+
+
+def threads(pid):
+    return int(proc_status(pid)["Threads"])
+
+
+def heap_after_gc_mib(pid):
+    """Heap in use after a full collection, from the JDK's jcmd (the runtime has no jcmd)."""
+    jcmd = Path(os.environ["JAVA_HOME"]) / "bin" / "jcmd"
+    subprocess.run([str(jcmd), str(pid), "GC.run"], capture_output=True, check=True)
+    info = subprocess.run([str(jcmd), str(pid), "GC.heap_info"], capture_output=True, text=True, check=True).stdout
+    used = 0
+    for m in re.finditer(r"used (\d+)K", info):
+        used += int(m.group(1))
+    return used / 1024
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+# --- the parts of the benchmark ----------------------------------------------------------------
+
+def throughput(args, fx, workdir, results):
+    """Java vs C, same client, alternating rounds, at each connection count."""
+    policy = fx.one_rule()
+    c = c_broker(workdir)
+    j = java_broker(workdir, policy)
+    try:
+        log(f"warming the Java broker up for {args.warmup_java} s")
+        for conns in (16, 4, 256, 1):
+            load(j.sock, conns, args.warmup_java / 4, 0, fx.files)
+        for conns in args.conns:
+            runs = {"C": [], "Java": []}
+            for r in range(args.rounds):
+                for name, b in (("C", c), ("Java", j)):
+                    res = load(b.sock, conns, args.seconds, 1, fx.files, pid=b.pid)
+                    runs[name].append(res)
+                    log(f"  {conns:>3} conns, round {r + 1}, {name:<4}: {res['ops_per_s']:>9.0f} ops/s, "
+                        f"p50 {res['p50_us']:.0f} us, p99 {res['p99_us']:.0f} us, "
+                        f"CPU per request: broker {res['broker_cpu_us']:.1f} us, client {res['client_cpu_us']:.1f} us")
+            results["throughput"][conns] = summarize(runs)
+        results["audit"] = audit_check(j, fx.audit["1-rule"])
+    finally:
+        j.stop()
+        c.stop()
+
+
+def summarize(runs):
+    out = {}
+    for name, rs in runs.items():
+        out[name] = {
+            "ops_per_s": median([r["ops_per_s"] for r in rs]),
+            "p50_us": median([r["p50_us"] for r in rs]),
+            "p99_us": median([r["p99_us"] for r in rs]),
+            "broker_cpu_us": median([r["broker_cpu_us"] for r in rs]),
+            "client_cpu_us": median([r["client_cpu_us"] for r in rs]),
+        }
+    # The ratio of each round's pair (run back to back), then the median: robust to drift.
+    out["ratio"] = median([j["ops_per_s"] / c["ops_per_s"] for j, c in zip(runs["Java"], runs["C"])])
+    out["p99_ratio"] = median([j["p99_us"] / c["p99_us"] for j, c in zip(runs["Java"], runs["C"])])
+    return out
+
+
+def scrape(port):
+    """Sums of each metric family on the broker's real /metrics endpoint."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    sums = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name = re.split(r"[{ ]", line, 1)[0]
+        sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
+def audit_check(broker, audit_file):
+    """Stops the broker and checks that every decision it counted is a line in its audit file."""
+    metrics = scrape(broker.metrics_port)
+    broker.stop()
+    with open(audit_file, "rb") as f:
+        lines = sum(1 for _ in f)
+    return {"decisions": int(metrics.get("fdbroker_decisions_total", 0)), "audit_lines": lines,
+            "audit_dropped": int(metrics.get("fdbroker_audit_dropped_total", 0)),
+            "requests": int(metrics.get("fdbroker_requests_total", 0))}
+
+
+def batches(args, fx, workdir, results):
+    """Files/s through 64-path requests vs single-path requests, Java broker, alternating."""
+    policy = fx.one_rule()
+    j = java_broker(workdir, policy, "java-batch")
+    try:
+        for conns in (16, 4):
+            load(j.sock, conns, 2, 0, fx.files, batch=64)
+            load(j.sock, conns, 2, 0, fx.files, batch=1)
+        single, batch = [], []
+        for r in range(args.rounds):
+            s = load(j.sock, 4, args.seconds, 1, fx.files, batch=1)
+            b = load(j.sock, 4, args.seconds, 1, fx.files, batch=64)
+            single.append(s["files_per_s"])
+            batch.append(b["files_per_s"])
+            log(f"  batch round {r + 1}: 1 path {s['files_per_s']:.0f} files/s, 64 paths {b['files_per_s']:.0f} files/s")
+        results["batch"] = {"single_files_per_s": median(single), "batch_files_per_s": median(batch),
+                            "ratio": median([b / s for b, s in zip(batch, single)])}
+    finally:
+        j.stop()
+
+
+def policy_scale(args, fx, workdir, results):
+    """Throughput with a 10,000-rule policy vs a one-rule policy: two brokers, alternating."""
+    small = fx.one_rule()
+    big = fx.many_rules(args.rules)
+    t0 = time.time()
+    jb = java_broker(workdir, big, "java-many-rules")
+    load_seconds = time.time() - t0
+    js = java_broker(workdir, small, "java-one-rule")
+    try:
+        for b in (js, jb):
+            for conns in (16, 4):
+                load(b.sock, conns, args.warmup_java / 4, 0, fx.files)
+        one, many = [], []
+        for r in range(args.rounds):
+            o = load(js.sock, 16, args.seconds, 1, fx.files)
+            m = load(jb.sock, 16, args.seconds, 1, fx.files)
+            one.append(o["ops_per_s"])
+            many.append(m["ops_per_s"])
+            log(f"  policy round {r + 1}: 1 rule {o['ops_per_s']:.0f} ops/s, {args.rules} rules {m['ops_per_s']:.0f} ops/s")
+        results["policy"] = {"rules": args.rules, "one_rule_ops_per_s": median(one),
+                             "many_rules_ops_per_s": median(many),
+                             "ratio": median([m / o for m, o in zip(many, one)]),
+                             "start_with_many_rules_s": load_seconds}
+    finally:
+        jb.stop()
+        js.stop()
+
+
+def memory(args, fx, workdir, results):
+    """RSS with 1000 idle connections; heap after they close vs before they opened."""
+    policy = fx.one_rule()
+    j = java_broker(workdir, policy, "java-memory")
+    try:
+        load(j.sock, 16, 3, 0, fx.files)  # a little work first, as in life
+        time.sleep(3)
+        idle_rss = rss_mib(j.pid)
+        idle_heap = heap_after_gc_mib(j.pid)
+        idle_threads = threads(j.pid)
+        hold = subprocess.Popen([str(LOADGEN), "idle", "-s", j.sock, "-c", str(args.idle_conns), "-d", "12"],
+                                stdout=subprocess.PIPE, text=True)
+        line = hold.stdout.readline()
+        if not line.startswith("ready"):
+            raise SystemExit(f"bench: idle connections failed: {line}")
+        time.sleep(6)  # quiet connections are parked and their threads let go
+        held_rss = rss_mib(j.pid)
+        held_threads = threads(j.pid)
+        hold.wait()
+        time.sleep(4)
+        after_heap = heap_after_gc_mib(j.pid)
+        after_rss = rss_mib(j.pid)
+        after_threads = threads(j.pid)
+        results["memory"] = {"connections": args.idle_conns, "idle_rss_mib": idle_rss, "held_rss_mib": held_rss,
+                             "after_rss_mib": after_rss, "idle_heap_mib": idle_heap, "after_heap_mib": after_heap,
+                             "idle_threads": idle_threads, "held_threads": held_threads,
+                             "after_threads": after_threads}
+        log(f"  memory: idle {idle_rss:.0f} MiB, {args.idle_conns} idle connections {held_rss:.0f} MiB; "
+            f"heap after GC {idle_heap:.1f} -> {after_heap:.1f} MiB")
+    finally:
+        j.stop()
+
+
+def start(args, fx, workdir, results):
+    """Process start to first reply, under the real systemd-socket-activate."""
+    policy, _ = fx.one_rule()
+    activate = shutil.which("systemd-socket-activate")
+    if not activate:
+        results["start"] = None
+        log("  start: systemd-socket-activate not found; skipped")
+        return
+    times = {}
+    for name, argv in (("Java", java_command() + ["serve", "--config", str(policy)]),
+                       ("C", [str(BASELINE)])):
+        ms = []
+        for _ in range(args.start_runs):
+            sock = str(workdir / f"activated-{name}.sock")
+            if name == "C":
+                # The C baseline does not speak socket activation; it binds itself.
+                cmd = argv + [sock]
+            else:
+                cmd = [activate, "-l", sock, *argv]
+            out = subprocess.run([str(LOADGEN), "first", "-s", sock, "--", *cmd],
+                                 capture_output=True, text=True, timeout=60)
+            m = re.search(r"first_reply_ms=([0-9.]+)", out.stdout)
+            if not m:
+                raise SystemExit(f"bench: no first reply from {name}: {out.stdout}{out.stderr}")
+            ms.append(float(m.group(1)))
+            Path(sock).unlink(missing_ok=True)
+        times[name] = {"median_ms": median(ms), "runs_ms": ms}
+        log(f"  start {name}: median {median(ms):.0f} ms of {ms}")
+    results["start"] = times
+
+
+# --- the report --------------------------------------------------------------------------------
+
+TARGETS = {1: 0.6, 4: 0.6, 16: 0.8, 256: 1.0}
+
+
+def report(results, args):
+    lines = []
+    ok = []
+
+    def verdict(passed):
+        ok.append(passed)
+        return "met" if passed else "**missed**"
+
+    lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores "
+                 f"({args.rounds} rounds of {args.seconds:g} s each; medians; ratio = median of the per-round ratios).")
+    lines.append("")
+    if results["throughput"]:
+        lines.append("| connections | C baseline ops/s | Java ops/s | Java/C | target | | C p50/p99 us | Java p50/p99 us "
+                     "| CPU us/request, broker C/Java | client, with C/Java |")
+        lines.append("|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+        for conns, t in sorted(results["throughput"].items()):
+            target = TARGETS.get(conns)
+            lines.append(f"| {conns} | {t['C']['ops_per_s']:.0f} | {t['Java']['ops_per_s']:.0f} | {t['ratio']:.2f} | "
+                         f">= {target} | {verdict(t['ratio'] >= target) if target else ''} | "
+                         f"{t['C']['p50_us']:.0f} / {t['C']['p99_us']:.0f} | {t['Java']['p50_us']:.0f} / {t['Java']['p99_us']:.0f} | "
+                         f"{t['C']['broker_cpu_us']:.1f} / {t['Java']['broker_cpu_us']:.1f} | "
+                         f"{t['C']['client_cpu_us']:.1f} / {t['Java']['client_cpu_us']:.1f} |")
+        t16 = results["throughput"].get(16)
+        if t16:
+            lines.append("")
+            lines.append(f"- p99 latency at 16 connections, Java/C: {t16['p99_ratio']:.2f} (target <= 2): "
+                         f"{verdict(t16['p99_ratio'] <= 2.0)}")
+    b = results.get("batch")
+    if b:
+        lines.append(f"- Batches, 64-path requests vs single-path, files/s: {b['batch_files_per_s']:.0f} vs "
+                     f"{b['single_files_per_s']:.0f}, ratio {b['ratio']:.2f} (target >= 3): {verdict(b['ratio'] >= 3)}")
+    p = results.get("policy")
+    if p:
+        lines.append(f"- Policy scale, {p['rules']} rules vs 1 rule, ops/s: {p['many_rules_ops_per_s']:.0f} vs "
+                     f"{p['one_rule_ops_per_s']:.0f}, ratio {p['ratio']:.2f} (target >= 0.90): {verdict(p['ratio'] >= 0.9)}")
+    m = results.get("memory")
+    if m:
+        lines.append(f"- Memory: RSS {m['held_rss_mib']:.0f} MiB with {m['connections']} idle connections "
+                     f"(idle before: {m['idle_rss_mib']:.0f} MiB; target <= 128): {verdict(m['held_rss_mib'] <= 128)}; "
+                     f"threads {m['idle_threads']} -> {m['held_threads']} -> {m['after_threads']}")
+        grew = m["after_heap_mib"] - m["idle_heap_mib"]
+        lines.append(f"- Heap after a full GC: {m['idle_heap_mib']:.1f} MiB idle, {m['after_heap_mib']:.1f} MiB after "
+                     f"the connections closed (target: back to idle, within 1 MiB): {verdict(grew <= 1.0)}")
+    s = results.get("start")
+    if s:
+        j = s["Java"]["median_ms"]
+        lines.append(f"- Start to first reply under systemd-socket-activate: {j:.0f} ms (median of "
+                     f"{len(s['Java']['runs_ms'])}; C baseline {s['C']['median_ms']:.0f} ms; target <= 600): {verdict(j <= 600)}")
+    a = results.get("audit")
+    if a:
+        lines.append(f"- Audit and metrics on throughout (as shipped): the throughput broker counted {a['decisions']} "
+                     f"decisions and wrote {a['audit_lines']} audit lines ({a['audit_dropped']} dropped): "
+                     f"{verdict(a['audit_lines'] >= a['decisions'] and a['audit_dropped'] == 0)}")
+    text = "\n".join(lines)
+    return text, all(ok)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--conns", type=int, nargs="+", default=[1, 4, 16, 256])
+    ap.add_argument("--warmup-java", type=float, default=20, help="seconds of load before measuring Java")
+    ap.add_argument("--rules", type=int, default=10_000)
+    ap.add_argument("--idle-conns", type=int, default=1000)
+    ap.add_argument("--start-runs", type=int, default=5)
+    ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "memory", "start"])
+    ap.add_argument("--out", type=Path, default=BUILD / "results.md")
+    ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = ap.parse_args()
+
+    for f in (LOADGEN, BASELINE, BROKER_JAR, RUNTIME / "bin" / "java"):
+        if not f.exists():
+            raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
+    parts = args.only or ["throughput", "batch", "policy", "memory", "start"]
+    fx = Fixture(os.getuid())
+    workdir = fx.dir
+    results = {"throughput": {}}
+    try:
+        for part in parts:
+            log(f"== {part}")
+            {"throughput": throughput, "batch": batches, "policy": policy_scale,
+             "memory": memory, "start": start}[part](args, fx, workdir, results)
+    finally:
+        fx.close()
+    text, all_met = report(results, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+    (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str))
+    print(text)
+    print(f"\n(also in {args.out})")
+    if args.strict and not all_met:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+package dev.fdbroker.broker.server;
+
+import java.io.IOException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import org.newsclub.net.unix.AFUNIXSelectorProvider;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Holds the quiet connections, so that they cost no thread: one thread waits until any of them is
+ * readable (junixsocket's selector) and hands that one back to a serving thread. It also closes
+ * those that stay quiet past the idle timeout. The parker owns a connection from
+ * {@link #park} until it hands it on.
+ */
+final class Parker implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(Parker.class);
+
+  private final Selector selector;
+  private final Executor servers;
+  private final Queue<Connection> arrivals = new ConcurrentLinkedQueue<>();
+  private final Set<Connection> parked = new HashSet<>();
+  private final List<Connection> ready = new ArrayList<>();
+  private final Thread thread;
+  /** When the earliest idle deadline of a parked connection falls, or MAX_VALUE. */
+  private long nextSweep = Long.MAX_VALUE;
+  private volatile boolean draining;
+  private volatile boolean stopped;
+  private volatile boolean failed;
+
+  Parker(Executor servers) throws IOException {
+    this.servers = servers;
+    this.selector = AFUNIXSelectorProvider.provider().openSelector();
+    this.thread = Thread.ofPlatform().daemon(true).name("fdbroker-parker").unstarted(this);
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  /** Takes a quiet connection (non-blocking now); false once shutting down: the caller closes it. */
+  boolean park(Connection c) {
+    if (draining) {
+      return false;
+    }
+    arrivals.add(c);
+    selector.wakeup();
+    return true;
+  }
+
+  @Override
+  public void run() {
+    try {
+      while (!stopped) {
+        select(timeoutMillis());
+        Connection c;
+        while ((c = arrivals.poll()) != null) {
+          admit(c);
+        }
+        for (SelectionKey key : selector.selectedKeys()) {
+          // A hang-up (the client closed) makes junixsocket's key invalid and then drops it from
+          // the selector, channel still open: any selected key goes back to a thread, whose read
+          // sees the end of the stream and closes.
+          if (key.attachment() instanceof Connection r && parked.contains(r)) {
+            ready.add(r);
+          }
+        }
+        for (Connection r : ready) {
+          unpark(r);
+        }
+        ready.clear();
+        if (draining) {
+          for (Connection p : List.copyOf(parked)) {
+            forget(p);
+            p.close();
+          }
+        }
+        long now = System.nanoTime();
+        if (now - nextSweep >= 0) {
+          sweep(now);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      failed = true;
+      log.error("the parker failed; closing the {} quiet connections", parked.size(), e);
+    } finally {
+      for (Connection c : List.copyOf(parked)) {
+        forget(c);
+        c.close();
+      }
+      Connection c;
+      while ((c = arrivals.poll()) != null) {
+        c.close();
+      }
+      try {
+        selector.close();
+      } catch (IOException e) {
+        // closing anyway
+      }
+    }
+  }
+
+  private long timeoutMillis() {
+    if (!arrivals.isEmpty()) {
+      return 0;
+    }
+    if (nextSweep == Long.MAX_VALUE) {
+      return Long.MAX_VALUE;
+    }
+    return Math.max(1, (nextSweep - System.nanoTime() + 999_999) / 1_000_000);
+  }
+
+  /**
+   * Waits for readiness. junixsocket's selector reports a signal that interrupts poll() (EINTR) as
+   * an exception; that is retried, as is any other failure, a few times, before the parker gives up.
+   */
+  private void select(long timeout) throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        if (timeout == 0) {
+          selector.selectNow();
+        } else {
+          selector.select(timeout); // 0 would mean forever
+        }
+        return;
+      } catch (IOException e) {
+        if (!selector.isOpen() || attempt >= 100) {
+          throw e;
+        }
+        if (!String.valueOf(e.getMessage()).contains("Interrupted system call")) {
+          log.warn("parker: select failed ({}); retrying", e.toString());
+          try {
+            Thread.sleep(10);
+          } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw e;
+          }
+        }
+      }
+    }
+  }
+
+  private void admit(Connection c) {
+    if (draining) {
+      c.close();
+      return;
+    }
+    try {
+      c.parkedKey = c.channel().register(selector, SelectionKey.OP_READ, c);
+    } catch (IOException | RuntimeException e) {
+      log.debug("connection {} could not be parked: {}", c.id(), e.toString());
+      c.close();
+      return;
+    }
+    parked.add(c);
+    log.debug("connection {} parked ({} parked)", c.id(), parked.size());
+    long due = c.idleDeadline();
+    if (nextSweep == Long.MAX_VALUE || due - nextSweep < 0) {
+      nextSweep = due;
+    }
+  }
+
+  /** A request is arriving: a serving thread takes the connection (it makes it blocking again). */
+  private void unpark(Connection c) {
+    log.debug("connection {} unparked", c.id());
+    forget(c);
+    try {
+      servers.execute(c);
+    } catch (RuntimeException e) { // rejected: shutting down
+      c.close();
+    }
+  }
+
+  private void forget(Connection c) {
+    parked.remove(c);
+    SelectionKey key = c.parkedKey;
+    c.parkedKey = null;
+    if (key != null) {
+      key.cancel();
+    }
+  }
+
+  /** Closes connections quiet past their idle timeout; finds the next deadline. */
+  private void sweep(long now) {
+    long next = Long.MAX_VALUE;
+    for (Connection c : List.copyOf(parked)) {
+      long due = c.idleDeadline();
+      if (now - due >= 0) {
+        log.debug("connection {} idle: closing", c.id());
+        forget(c);
+        c.close();
+      } else if (next == Long.MAX_VALUE || due - next < 0) {
+        next = due;
+      }
+    }
+    nextSweep = next;
+  }
+
+  /** Closes the parked connections, now and any parked from now on. */
+  void drainAll() {
+    draining = true;
+    selector.wakeup();
+  }
+
+  /** Ends the parker's thread. */
+  void stop() {
+    stopped = true;
+    selector.wakeup();
+  }
+
+  /** False once the parker has failed. */
+  boolean isRunning() {
+    return !failed;
+  }
+
+  /** Connections held now (read off the parker's thread: an estimate). */
+  int size() {
+    return parked.size();
+  }
+}
