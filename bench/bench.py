@@ -24,10 +24,9 @@ BENCH = ROOT / "bench"
 BUILD = BENCH / "target"
 LOADGEN = BUILD / "loadgen"
 BASELINE = BUILD / "baseline-broker"
-BROKER_JAR = ROOT / "broker" / "target" / "fdbroker.jar"
-RUNTIME = ROOT / "packaging" / "target" / "runtime"
-JVM_OPTIONS = ROOT / "packaging" / "bin" / "jvm.options"
-AOT_CACHE = ROOT / "packaging" / "target" / "fdbroker.aot"
+# The package's tree as the build stages it: launcher, jar, JVM options, runtime, AOT cache.
+PACKAGE_ROOT = ROOT / "packaging" / "target" / "root"
+LAUNCHER = PACKAGE_ROOT / "usr" / "bin" / "fdbroker"
 
 FILES = 64  # files in the fixture; requests cycle through them
 
@@ -113,16 +112,18 @@ def free_port():
 
 # --- brokers -----------------------------------------------------------------------------------
 
-def java_command(extra=()):
-    """The broker as the package runs it: its own runtime and JVM options (packaging/bin)."""
-    java = RUNTIME / "bin" / "java"
-    options = [line.strip() for line in JVM_OPTIONS.read_text().splitlines()
-               if line.strip() and not line.lstrip().startswith("#")]
-    if AOT_CACHE.exists():
-        options.append(f"-XX:AOTCache={AOT_CACHE}")
+def java_command():
+    """The broker as the package runs it: its launcher, with its runtime, JVM options and AOT cache."""
+    return [str(LAUNCHER)]
+
+
+def java_env():
+    env = dict(os.environ)
+    env.pop("FDBROKER_JAVA_OPTS", None)
     # For experiments only: what is measured and reported is the shipped configuration.
-    options += os.environ.get("FDBROKER_BENCH_JAVA_OPTS", "").split()
-    return [str(java), *options, *extra, "-jar", str(BROKER_JAR)]
+    if os.environ.get("FDBROKER_BENCH_JAVA_OPTS"):
+        env["FDBROKER_JAVA_OPTS"] = os.environ["FDBROKER_BENCH_JAVA_OPTS"]
+    return env
 
 
 class Broker:
@@ -168,7 +169,7 @@ def java_broker(workdir, policy, name="java"):
     path, port = policy
     sock = str(workdir / f"{name}.sock")
     b = Broker(f"Java ({name})", java_command() + ["serve", "--config", str(path), "--socket", sock,
-                                                "--socket-mode", "0600"], sock)
+                                                "--socket-mode", "0600"], sock, env=java_env())
     b.metrics_port = port
     return b
 
@@ -400,7 +401,7 @@ def start(args, fx, workdir, results):
             else:
                 cmd = [activate, "-l", sock, *argv]
             out = subprocess.run([str(LOADGEN), "first", "-s", sock, "--", *cmd],
-                                 capture_output=True, text=True, timeout=60)
+                                 capture_output=True, text=True, timeout=60, env=java_env())
             m = re.search(r"first_reply_ms=([0-9.]+)", out.stdout)
             if not m:
                 raise SystemExit(f"bench: no first reply from {name}: {out.stdout}{out.stderr}")
@@ -487,7 +488,7 @@ def main():
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
 
-    for f in (LOADGEN, BASELINE, BROKER_JAR, RUNTIME / "bin" / "java"):
+    for f in (LOADGEN, BASELINE, LAUNCHER):
         if not f.exists():
             raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
     parts = args.only or ["throughput", "batch", "policy", "memory", "start"]

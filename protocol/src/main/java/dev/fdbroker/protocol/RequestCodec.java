@@ -32,13 +32,24 @@ public final class RequestCodec {
     if (encodingProblem != null) {
       throw new BadRequestException(id, encodingProblem);
     }
-    try (JsonParser p = Json.FACTORY.createParser(frame.array(), frame.offset(), frame.length())) {
+    try (JsonParser p = Json.REQUESTS.createParser(frame.array(), frame.offset(), frame.length())) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new BadRequestException(id, "request must be a JSON object");
       }
       JsonToken t;
+      int seen = 0; // a bit per known field: a field twice must not mean either of its values
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String field = p.currentName();
+        int bit = switch (field) {
+          case "id" -> 1;
+          case "op" -> 2;
+          case "paths" -> 4;
+          default -> 0;
+        };
+        if ((seen & bit) != 0) {
+          throw new BadRequestException(id, "malformed JSON: Duplicate field '" + field + "'");
+        }
+        seen |= bit;
         JsonToken value = p.nextToken();
         switch (field) {
           case "id":

@@ -6,18 +6,20 @@ import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import ch.qos.logback.core.encoder.Encoder;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.util.ArrayDeque;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Writes audit records in large writes: each record is encoded (JSON, by the target's encoder) on
- * the thread that records it, into a shared 64 KiB buffer; a full buffer is written by whichever
- * recording thread finds the file free, and a flusher thread writes what is left within
- * {@link #FLUSH_INTERVAL_NANOS}. Recording never waits for the disk: if the file is busy being
- * written (perhaps stuck on a slow or full disk), records wait in at most {@link #MAX_PENDING} full
- * buffers, and beyond that are dropped and counted.
+ * Writes audit records in large writes. Each record is encoded (JSON, by the target's encoder) on
+ * the thread that records it and queued, lock-free; once 64 KiB are queued, whichever recording
+ * thread finds the file free writes them all, and a flusher thread writes what is left within
+ * {@link #FLUSH_INTERVAL_NANOS}. Recording never waits: not for the disk (if the file is busy being
+ * written, perhaps stuck on a slow or full disk, records wait in the queue, at most
+ * {@link #MAX_QUEUED_BYTES}, and beyond that are dropped and counted), and not for a lock (with
+ * hundreds of serving threads, a lock held by a thread that loses its CPU would stall them all).
  *
  * <p>Why not logback's AsyncAppender: its one writer thread encodes and writes every record. Under
  * heavy load that thread gets but a share of the CPU among hundreds of serving threads and falls
@@ -26,30 +28,26 @@ import java.util.concurrent.locks.ReentrantLock;
  * encoding is spread over the threads that make the records, and a write carries hundreds of lines.
  */
 final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
-  private static final int BUFFER_BYTES = 64 * 1024;
+  /** Queued bytes that make a write worth it. */
+  private static final int WRITE_BYTES = 64 * 1024;
   /**
-   * Full buffers waiting to be written, at most: 16 MiB, some 80,000 records, most of a second at
-   * full speed. Under heavy load a thread may wait that long for a CPU while it holds the file (at
-   * 256 busy connections, 4 MiB was measured too little), and the records made meanwhile wait here.
+   * Bytes queued at most: 16 MiB, some 80,000 records, most of a second at full speed. Under heavy
+   * load a thread may wait that long for a CPU while it holds the file (at 256 busy connections,
+   * 4 MiB was measured too little), and the records made meanwhile wait here.
    */
-  static final int MAX_PENDING = 256;
-  /** How long a record may sit in a buffer that is not full, at most (give or take the flusher's wake-up). */
+  static final long MAX_QUEUED_BYTES = 16L * 1024 * 1024;
+  /** How long a record may wait when few are made (give or take the flusher's wake-up). */
   static final long FLUSH_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-
-  private record Chunk(byte[] bytes, int length) {}
 
   private final OutputStreamAppender<ILoggingEvent> target;
   private final Encoder<ILoggingEvent> encoder;
   private final Runnable onDrop;
-
-  /** Guards {@link #current}, {@link #used}, {@link #pending}. */
-  private final Object fill = new Object();
-  private byte[] current = new byte[BUFFER_BYTES];
-  private int used;
-  private final ArrayDeque<Chunk> pending = new ArrayDeque<>();
-
+  private final ConcurrentLinkedQueue<byte[]> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicLong queuedBytes = new AtomicLong();
   /** Held while writing to the target: by the flusher, or by a recording thread that found it free. */
   private final ReentrantLock writing = new ReentrantLock();
+  /** Where queued lines are gathered into one write; used under {@link #writing}. */
+  private final byte[] chunk = new byte[WRITE_BYTES];
   private Thread flusher;
   private volatile boolean flusherAsleep;
   private volatile boolean stopping;
@@ -71,67 +69,35 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
   @Override
   protected void append(ILoggingEvent event) {
     byte[] line = encoder.encode(event);
-    boolean full;
-    boolean wasEmpty;
-    synchronized (fill) {
-      wasEmpty = used == 0 && pending.isEmpty();
-      if (line.length > BUFFER_BYTES - used && !seal(line)) {
-        onDrop.run();
-        return;
-      }
-      if (line.length <= BUFFER_BYTES - used) {
-        System.arraycopy(line, 0, current, used, line.length);
-        used += line.length;
-      }
-      full = !pending.isEmpty();
+    long queued = queuedBytes.addAndGet(line.length);
+    if (queued > MAX_QUEUED_BYTES) {
+      queuedBytes.addAndGet(-line.length);
+      onDrop.run();
+      return;
     }
-    if (full && writing.tryLock()) {
-      try {
-        writePending();
-      } finally {
-        writing.unlock();
+    queue.offer(line);
+    if (queued >= WRITE_BYTES) {
+      if (writing.tryLock()) {
+        try {
+          writeQueued();
+        } finally {
+          writing.unlock();
+        }
       }
-    } else if (wasEmpty && flusherAsleep) {
+    } else if (flusherAsleep) {
       flusherAsleep = false;
       LockSupport.unpark(flusher);
     }
   }
 
-  /**
-   * Makes room for {@code line}: the current buffer joins the pending ones (a line too big for any
-   * buffer becomes one of its own). False if there is no room: the line is dropped.
-   */
-  private boolean seal(byte[] line) {
-    int needed = (used > 0 ? 1 : 0) + (line.length > BUFFER_BYTES ? 1 : 0);
-    if (pending.size() + needed > MAX_PENDING) {
-      return false;
-    }
-    if (used > 0) {
-      pending.add(new Chunk(current, used));
-      current = new byte[BUFFER_BYTES];
-      used = 0;
-    }
-    if (line.length > BUFFER_BYTES) {
-      pending.add(new Chunk(line, line.length));
-    }
-    return true;
-  }
-
   private void flushLoop() {
     while (true) {
-      boolean empty;
-      synchronized (fill) {
-        empty = used == 0 && pending.isEmpty();
-      }
-      if (empty) {
+      if (queue.isEmpty()) {
         if (stopping) {
           return;
         }
         flusherAsleep = true;
-        synchronized (fill) {
-          empty = used == 0 && pending.isEmpty();
-        }
-        if (empty && !stopping) {
+        if (queue.isEmpty() && !stopping) {
           LockSupport.park(this);
         }
         flusherAsleep = false;
@@ -141,45 +107,49 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
       }
       writing.lock();
       try {
-        synchronized (fill) {
-          if (used > 0) {
-            pending.add(new Chunk(current, used));
-            current = new byte[BUFFER_BYTES];
-            used = 0;
-          }
-        }
-        writePending();
+        writeQueued();
       } finally {
         writing.unlock();
       }
     }
   }
 
-  /** Writes the pending buffers, then flushes; the caller holds {@link #writing}. */
-  private void writePending() {
+  /** Writes what is queued, in writes of up to 64 KiB, then flushes; the caller holds {@link #writing}. */
+  private void writeQueued() {
     OutputStream out = target.getOutputStream();
-    while (true) {
-      Chunk chunk;
-      synchronized (fill) {
-        chunk = pending.poll();
+    int used = 0;
+    byte[] line;
+    while ((line = queue.poll()) != null) {
+      queuedBytes.addAndGet(-line.length);
+      if (line.length > chunk.length - used) {
+        write(out, chunk, used);
+        used = 0;
       }
-      if (chunk == null) {
-        break;
-      }
-      if (out != null) {
-        try {
-          out.write(chunk.bytes(), 0, chunk.length());
-        } catch (IOException e) {
-          // the target's resilient stream reports failures to the status listener, which counts them
-        }
+      if (line.length > chunk.length) {
+        write(out, line, line.length);
+      } else {
+        System.arraycopy(line, 0, chunk, used, line.length);
+        used += line.length;
       }
     }
+    write(out, chunk, used);
     if (out != null) {
       try {
         out.flush();
       } catch (IOException e) {
-        // as above
+        // the target's resilient stream reports failures to the status listener, which counts them
       }
+    }
+  }
+
+  private static void write(OutputStream out, byte[] bytes, int length) {
+    if (out == null || length == 0) {
+      return;
+    }
+    try {
+      out.write(bytes, 0, length);
+    } catch (IOException e) {
+      // as above
     }
   }
 

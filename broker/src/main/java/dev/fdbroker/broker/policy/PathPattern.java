@@ -23,6 +23,11 @@ public final class PathPattern {
     boolean matches(String component) {
       return ComponentGlob.matches(parts, component);
     }
+
+    /** Whether {@code path} from {@code start} to {@code end}, one component, matches. */
+    boolean matches(String path, int start, int end) {
+      return ComponentGlob.matches(parts, path, start, end);
+    }
   }
 
   record AnyDepth() implements Segment {}

@@ -2,9 +2,7 @@ package dev.fdbroker.broker.policy;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * All patterns of a policy in one trie of path components, so that matching a path costs in
@@ -12,12 +10,13 @@ import java.util.Map;
  *
  * <p>Matching runs the trie as an automaton over the path's components: the set of live nodes
  * advances by literal edges (one hash lookup), glob edges, and {@code **} nodes that loop on any
- * component. Immutable once built, so one trie serves all connections at once.
+ * component. It reads the path in place, making no substring. Immutable once built, so one trie
+ * serves all connections at once.
  */
 final class PatternTrie {
 
   private static final class Node {
-    final Map<String, Node> literals = new HashMap<>(4);
+    final Literals literals = new Literals();
     final List<PathPattern.Glob> globs = new ArrayList<>(0);
     final List<Node> globTargets = new ArrayList<>(0);
     /** The node behind a {@code **} edge; it matches zero or more components. */
@@ -27,6 +26,80 @@ final class PatternTrie {
 
     Node(boolean loops) {
       this.loops = loops;
+    }
+  }
+
+  /**
+   * A node's literal edges: an open-addressing hash table that is looked up with a region of the
+   * path (hashed like {@link String#hashCode}), so matching allocates nothing.
+   */
+  private static final class Literals {
+    private String[] keys;
+    private Node[] nodes;
+    private int size;
+
+    Node get(String path, int start, int end) {
+      if (keys == null) {
+        return null;
+      }
+      int h = 0;
+      for (int i = start; i < end; i++) {
+        h = 31 * h + path.charAt(i);
+      }
+      int mask = keys.length - 1;
+      int length = end - start;
+      for (int slot = spread(h) & mask; ; slot = (slot + 1) & mask) {
+        String k = keys[slot];
+        if (k == null) {
+          return null;
+        }
+        if (k.length() == length && path.regionMatches(start, k, 0, length)) {
+          return nodes[slot];
+        }
+      }
+    }
+
+    Node getOrAdd(String key) {
+      if (keys == null) {
+        keys = new String[4];
+        nodes = new Node[4];
+      }
+      int mask = keys.length - 1;
+      int slot = spread(key.hashCode()) & mask;
+      for (; keys[slot] != null; slot = (slot + 1) & mask) {
+        if (keys[slot].equals(key)) {
+          return nodes[slot];
+        }
+      }
+      Node n = new Node(false);
+      keys[slot] = key;
+      nodes[slot] = n;
+      if (++size * 2 > keys.length) {
+        grow();
+      }
+      return n;
+    }
+
+    private void grow() {
+      String[] oldKeys = keys;
+      Node[] oldNodes = nodes;
+      keys = new String[oldKeys.length * 2];
+      nodes = new Node[oldKeys.length * 2];
+      int mask = keys.length - 1;
+      for (int i = 0; i < oldKeys.length; i++) {
+        if (oldKeys[i] != null) {
+          int slot = spread(oldKeys[i].hashCode()) & mask;
+          while (keys[slot] != null) {
+            slot = (slot + 1) & mask;
+          }
+          keys[slot] = oldKeys[i];
+          nodes[slot] = oldNodes[i];
+        }
+      }
+    }
+
+    private static int spread(int h) {
+      return h ^ (h >>> 16);
     }
   }
 
@@ -43,7 +116,7 @@ final class PatternTrie {
     Node n = root;
     for (PathPattern.Segment seg : pattern.segments()) {
       n = switch (seg) {
-        case PathPattern.Literal l -> n.literals.computeIfAbsent(l.text(), k -> new Node(false));
+        case PathPattern.Literal l -> n.literals.getOrAdd(l.text());
         case PathPattern.Glob g -> globChild(n, g);
         case PathPattern.AnyDepth a -> n.anyDepth != null ? n.anyDepth : (n.anyDepth = new Node(true));
       };
@@ -64,58 +137,67 @@ final class PatternTrie {
     return child;
   }
 
+  /** The live nodes of one step of a match. */
+  private static final class NodeSet {
+    Node[] nodes = new Node[8];
+    int size;
+
+    /** Adds a node and the {@code **} nodes reachable from it without consuming a component. */
+    void addWithClosure(Node n) {
+      while (n != null && !contains(n)) {
+        if (size == nodes.length) {
+          nodes = Arrays.copyOf(nodes, size * 2);
+        }
+        nodes[size++] = n;
+        n = n.anyDepth;
+      }
+    }
+
+    private boolean contains(Node n) {
+      for (int i = 0; i < size; i++) {
+        if (nodes[i] == n) {
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
   /** Reports every pattern that matches the canonical absolute {@code path}, each once. */
   void match(String path, MatchSink sink) {
-    List<Node> live = new ArrayList<>(4);
-    addWithClosure(live, root);
+    NodeSet live = new NodeSet();
+    NodeSet next = new NodeSet();
+    live.addWithClosure(root);
     int start = 1;
     int length = path.length();
-    while (start < length && !live.isEmpty()) {
+    while (start < length && live.size > 0) {
       int slash = path.indexOf('/', start);
       int end = slash < 0 ? length : slash;
-      String component = path.substring(start, end);
-      List<Node> next = new ArrayList<>(4);
-      for (Node n : live) {
-        Node lit = n.literals.get(component);
+      next.size = 0;
+      for (int k = 0; k < live.size; k++) {
+        Node n = live.nodes[k];
+        Node lit = n.literals.get(path, start, end);
         if (lit != null) {
-          addWithClosure(next, lit);
+          next.addWithClosure(lit);
         }
         for (int i = 0; i < n.globs.size(); i++) {
-          if (n.globs.get(i).matches(component)) {
-            addWithClosure(next, n.globTargets.get(i));
+          if (n.globs.get(i).matches(path, start, end)) {
+            next.addWithClosure(n.globTargets.get(i));
           }
         }
         if (n.loops) {
-          addWithClosure(next, n);
+          next.addWithClosure(n);
         }
       }
+      NodeSet swap = live;
       live = next;
+      next = swap;
       start = end + 1;
     }
-    for (Node n : live) {
-      for (int id : n.terminals) {
+    for (int k = 0; k < live.size; k++) {
+      for (int id : live.nodes[k].terminals) {
         sink.matched(id);
       }
     }
-  }
-
-  /** Adds a node and the {@code **} nodes reachable from it without consuming a component. */
-  private static void addWithClosure(List<Node> set, Node n) {
-    while (n != null) {
-      if (containsIdentical(set, n)) {
-        return;
-      }
-      set.add(n);
-      n = n.anyDepth;
-    }
-  }
-
-  private static boolean containsIdentical(List<Node> set, Node n) {
-    for (Node m : set) {
-      if (m == n) {
-        return true;
-      }
-    }
-    return false;
   }
 }

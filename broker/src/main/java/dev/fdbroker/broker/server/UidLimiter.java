@@ -1,29 +1,28 @@
 package dev.fdbroker.broker.server;
 
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Fairness between callers: how many connections each uid holds, and a token bucket for its
- * request rate (refilled continuously, holding at most one second's worth). Keyed by the kernel's
- * uid, so a caller cannot dodge it by changing anything it sends.
+ * Fairness between callers: how many connections each uid holds, and its request rate: a token
+ * bucket that refills continuously and holds one second's worth (kept as the "generic cell rate
+ * algorithm": the time at which the bucket would be full again). Keyed by the kernel's uid, so a
+ * caller cannot dodge it by changing anything it sends.
+ *
+ * <p>Lock-free: every request of a uid's connections passes here, and with hundreds of serving
+ * threads, a lock held by a thread that loses its CPU would stall them all behind it.
  */
 final class UidLimiter {
+  private static final long SECOND = 1_000_000_000L;
+
   private static final class State {
-    int connections;
-    double tokens;
-    long refilledAt;
-    int rate;
+    final AtomicInteger connections = new AtomicInteger();
+    /** When the bucket is full again (System.nanoTime()); at or before now: full. */
+    final AtomicLong fullAt;
 
-    State(int rate, long now) {
-      this.rate = rate;
-      this.tokens = rate;
-      this.refilledAt = now;
-    }
-
-    void refill(int currentRate, long now) {
-      rate = currentRate;
-      tokens = Math.min(rate, tokens + (now - refilledAt) * (rate / 1e9));
-      refilledAt = now;
+    State(long now) {
+      fullAt = new AtomicLong(now);
     }
   }
 
@@ -40,13 +39,18 @@ final class UidLimiter {
 
     /** Takes one request's token; false if the uid is over its rate. */
     boolean tryRequest(int rate) {
-      synchronized (state) {
-        state.refill(rate, System.nanoTime());
-        if (state.tokens >= 1) {
-          state.tokens -= 1;
+      long cost = SECOND / Math.max(1, rate);
+      while (true) {
+        long now = System.nanoTime();
+        long fullAt = state.fullAt.get();
+        long from = fullAt - now > 0 ? fullAt : now; // an empty-looking past is a full bucket
+        long next = from + cost;
+        if (next - now > SECOND) {
+          return false; // taking this token would need more than the bucket holds
+        }
+        if (state.fullAt.compareAndSet(fullAt, next)) {
           return true;
         }
-        return false;
       }
     }
 
@@ -59,13 +63,9 @@ final class UidLimiter {
         return;
       }
       released = true;
-      states.computeIfPresent(uid, (k, s) -> {
-        synchronized (s) {
-          s.connections--;
-          s.refill(s.rate, System.nanoTime());
-          return s.connections <= 0 && s.tokens >= s.rate ? null : s;
-        }
-      });
+      state.connections.decrementAndGet();
+      states.computeIfPresent(uid, (k, s) ->
+          s.connections.get() <= 0 && s.fullAt.get() - System.nanoTime() <= 0 ? null : s);
     }
   }
 
@@ -75,12 +75,11 @@ final class UidLimiter {
   Account admit(long uid, int max, int rate) {
     State[] admitted = {null};
     states.compute(uid, (k, s) -> {
-      State state = s != null ? s : new State(rate, System.nanoTime());
-      synchronized (state) {
-        if (state.connections < max) {
-          state.connections++;
-          admitted[0] = state;
-        }
+      State state = s != null ? s : new State(System.nanoTime());
+      if (state.connections.incrementAndGet() <= max) {
+        admitted[0] = state;
+      } else {
+        state.connections.decrementAndGet();
       }
       return state;
     });
