@@ -27,6 +27,7 @@ BASELINE = BUILD / "baseline-broker"
 # The package's tree as the build stages it: launcher, jar, JVM options, runtime, AOT cache.
 PACKAGE_ROOT = ROOT / "packaging" / "target" / "root"
 LAUNCHER = PACKAGE_ROOT / "usr" / "bin" / "fdbroker"
+JMH_JAR = BENCH / "jmh" / "target" / "benchmarks.jar"
 
 FILES = 64  # files in the fixture; requests cycle through them
 
@@ -412,6 +413,25 @@ def start(args, fx, workdir, results):
     results["start"] = times
 
 
+def jmh(args, fx, workdir, results):
+    """The JMH micro-benchmarks: policy matcher (1 vs 10,000 rules) and frame codec."""
+    java = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+    out_json = workdir / "jmh.json"
+    cmd = [str(java), "--enable-native-access=ALL-UNNAMED", "-jar", str(JMH_JAR),
+           "-wi", "3", "-w", "1", "-i", "5", "-r", "1", "-f", "1", "-rf", "json", "-rff", str(out_json)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: JMH failed: {out.stdout[-2000:]}{out.stderr[-2000:]}")
+    scores = {}
+    for r in json.loads(out_json.read_text()):
+        name = r["benchmark"].rsplit(".", 2)
+        params = ",".join(f"{k}={v}" for k, v in sorted(r.get("params", {}).items()))
+        key = f"{name[-2]}.{name[-1]}({params})"
+        scores[key] = {"ns": r["primaryMetric"]["score"], "error": r["primaryMetric"]["scoreError"]}
+        log(f"  {key}: {scores[key]['ns']:.0f} ns/op")
+    results["jmh"] = scores
+
+
 # --- the report --------------------------------------------------------------------------------
 
 TARGETS = {1: 0.6, 4: 0.6, 16: 0.8, 256: 1.0}
@@ -460,6 +480,21 @@ def report(results, args):
         grew = m["after_heap_mib"] - m["idle_heap_mib"]
         lines.append(f"- Heap after a full GC: {m['idle_heap_mib']:.1f} MiB idle, {m['after_heap_mib']:.1f} MiB after "
                      f"the connections closed (target: back to idle, within 1 MiB): {verdict(grew <= 1.0)}")
+    jm = results.get("jmh")
+    if jm:
+        one = jm.get("PolicyMatchBenchmark.allowed(rules=1)")
+        many = jm.get("PolicyMatchBenchmark.allowed(rules=10000)")
+        if one and many:
+            lines.append(f"- JMH, policy matcher, one decision: {one['ns']:.0f} ns with 1 rule, {many['ns']:.0f} ns with "
+                         f"10,000 (denied: {jm['PolicyMatchBenchmark.denied(rules=10000)']['ns']:.0f} ns, no match: "
+                         f"{jm['PolicyMatchBenchmark.noRuleMatches(rules=10000)']['ns']:.0f} ns)")
+        lines.append("- JMH, frame codec, 1 path / 64 paths: decode request "
+                     f"{jm['FrameCodecBenchmark.decodeRequest(paths=1)']['ns']:.0f} / "
+                     f"{jm['FrameCodecBenchmark.decodeRequest(paths=64)']['ns']:.0f} ns, encode reply "
+                     f"{jm['FrameCodecBenchmark.encodeReply(paths=1)']['ns']:.0f} / "
+                     f"{jm['FrameCodecBenchmark.encodeReply(paths=64)']['ns']:.0f} ns, cut frame "
+                     f"{jm['FrameCodecBenchmark.cutFrame(paths=1)']['ns']:.0f} / "
+                     f"{jm['FrameCodecBenchmark.cutFrame(paths=64)']['ns']:.0f} ns")
     s = results.get("start")
     if s:
         j = s["Java"]["median_ms"]
@@ -483,15 +518,15 @@ def main():
     ap.add_argument("--rules", type=int, default=10_000)
     ap.add_argument("--idle-conns", type=int, default=1000)
     ap.add_argument("--start-runs", type=int, default=5)
-    ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "memory", "start"])
+    ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "memory", "start", "jmh"])
     ap.add_argument("--out", type=Path, default=BUILD / "results.md")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
 
-    for f in (LOADGEN, BASELINE, LAUNCHER):
+    for f in (LOADGEN, BASELINE, LAUNCHER, JMH_JAR):
         if not f.exists():
             raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
-    parts = args.only or ["throughput", "batch", "policy", "memory", "start"]
+    parts = args.only or ["throughput", "batch", "policy", "memory", "start", "jmh"]
     fx = Fixture(os.getuid())
     workdir = fx.dir
     results = {"throughput": {}}
@@ -499,7 +534,7 @@ def main():
         for part in parts:
             log(f"== {part}")
             {"throughput": throughput, "batch": batches, "policy": policy_scale,
-             "memory": memory, "start": start}[part](args, fx, workdir, results)
+             "memory": memory, "start": start, "jmh": jmh}[part](args, fx, workdir, results)
     finally:
         fx.close()
     text, all_met = report(results, args)

@@ -248,12 +248,14 @@ static int cmd_load(void) {
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   pthread_barrier_wait(&start_line);
-  uint64_t requests = 0, nfiles_got = 0, errors = 0;
+  uint64_t requests = 0, nfiles_got = 0, errors = 0, fewest = UINT64_MAX, most = 0;
   uint64_t *hist = calloc(BUCKETS, sizeof(uint64_t));
   const char *first_error = NULL;
   for (int i = 0; i < conns; i++) {
     pthread_join(ts[i], NULL);
     requests += ws[i].requests;
+    if (ws[i].requests < fewest) fewest = ws[i].requests;
+    if (ws[i].requests > most) most = ws[i].requests;
     nfiles_got += ws[i].files;
     errors += ws[i].errors;
     for (int b = 0; b < BUCKETS; b++) hist[b] += ws[i].hist[b];
@@ -267,11 +269,12 @@ static int cmd_load(void) {
    * requests estimated at the measured rate: a diagnostic, not a result. */
   double total = (double)requests * (seconds + warmup) / seconds;
   printf("conns=%d batch=%d seconds=%.2f requests=%" PRIu64 " ops_per_s=%.0f files_per_s=%.0f "
-         "p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%" PRIu64 " client_cpu_us=%.1f client_switches=%.2f\n",
+         "p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%" PRIu64 " client_cpu_us=%.1f client_switches=%.2f "
+         "conn_requests_min=%" PRIu64 " conn_requests_max=%" PRIu64 "\n",
          conns, batch, seconds, requests, (double)requests / seconds, (double)nfiles_got / seconds,
          percentile(hist, requests, 0.50) / 1e3, percentile(hist, requests, 0.99) / 1e3,
          percentile(hist, requests, 0.999) / 1e3, errors, total > 0 ? cpu * 1e6 / total : 0,
-         total > 0 ? switches / total : 0);
+         total > 0 ? switches / total : 0, fewest, most);
   if (first_error) fprintf(stderr, "loadgen: first error: %s\n", first_error);
   return errors ? 1 : 0;
 }

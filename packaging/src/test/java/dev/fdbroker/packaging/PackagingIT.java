@@ -99,6 +99,7 @@ class PackagingIT {
   void dpkgInstallsTheBrokerItsRuntimeUnitsUsersAndDefaultPolicy() throws Exception {
     run("dpkg", "-i", deb.toString()).ok();
     for (String f : List.of("/usr/bin/fdbroker", "/usr/lib/fdbroker/fdbroker.jar", "/usr/lib/fdbroker/runtime/bin/java",
+        "/usr/lib/fdbroker/jvm.options", "/usr/lib/fdbroker/fdbroker.aot",
         SERVICE.toString(), SOCKET_UNIT.toString(), "/lib/systemd/system/fdbroker-metrics.socket", "/usr/lib/sysusers.d/fdbroker.conf",
         "/usr/lib/tmpfiles.d/fdbroker.conf", POLICY.toString(), "/usr/share/doc/fdbroker/operations.md")) {
       assertTrue(Files.exists(Path.of(f)), f + " is installed");
@@ -107,7 +108,13 @@ class PackagingIT {
         "the policy is a conffile, so upgrades keep the operator's edits");
     run("getent", "passwd", "fdbroker").ok();
     run("getent", "group", "fdbroker-clients").ok();
-    assertTrue(run("/usr/bin/fdbroker", "--version").ok().out().startsWith("fdbroker "));
+    Result version = run("/usr/bin/fdbroker", "--version").ok();
+    assertTrue(version.out().startsWith("fdbroker "));
+    assertFalse(version.err().contains("aot"), "the AOT cache built with the package fits the installed broker: " + version.err());
+    // With options of the operator's own the launcher leaves the cache out (they could make the JVM
+    // refuse it, and refuse to start): a larger young generation still starts.
+    Result tuned = run("env", "FDBROKER_JAVA_OPTS=-Xms256m -Xmn128m", "/usr/bin/fdbroker", "--version").ok();
+    assertTrue(tuned.out().startsWith("fdbroker "), tuned.err());
     assertEquals(POLICY + ": OK (0 rules)\n", run("/usr/bin/fdbroker", "check-config", POLICY.toString()).ok().out());
     Result explain = run("/usr/bin/fdbroker", "explain", "--config", POLICY.toString(), "--uid", "0", "/etc/hostname");
     assertEquals(1, explain.exit(), "the default policy denies everything: " + explain.out());

@@ -79,7 +79,7 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
     if (queued >= WRITE_BYTES) {
       if (writing.tryLock()) {
         try {
-          writeQueued();
+          writeQueued(WRITE_BYTES); // one write's worth: this thread has a reply to send
         } finally {
           writing.unlock();
         }
@@ -107,19 +107,24 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
       }
       writing.lock();
       try {
-        writeQueued();
+        writeQueued(Long.MAX_VALUE);
       } finally {
         writing.unlock();
       }
     }
   }
 
-  /** Writes what is queued, in writes of up to 64 KiB, then flushes; the caller holds {@link #writing}. */
-  private void writeQueued() {
+  /**
+   * Writes what is queued, or about {@code limit} bytes of it, in writes of up to 64 KiB, then
+   * flushes; the caller holds {@link #writing}.
+   */
+  private void writeQueued(long limit) {
     OutputStream out = target.getOutputStream();
     int used = 0;
+    long written = 0;
     byte[] line;
-    while ((line = queue.poll()) != null) {
+    while (written < limit && (line = queue.poll()) != null) {
+      written += line.length;
       queuedBytes.addAndGet(-line.length);
       if (line.length > chunk.length - used) {
         write(out, chunk, used);
