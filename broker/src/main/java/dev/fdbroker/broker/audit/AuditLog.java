@@ -7,25 +7,24 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
 import ch.qos.logback.core.OutputStreamAppender;
+import ch.qos.logback.core.encoder.EncoderBase;
 import ch.qos.logback.core.recovery.ResilientOutputStreamBase;
 import ch.qos.logback.core.status.Status;
 import ch.qos.logback.core.status.StatusListener;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import java.nio.file.Path;
-import net.logstash.logback.composite.loggingevent.ArgumentsJsonProvider;
-import net.logstash.logback.composite.loggingevent.LoggingEventFormattedTimestampJsonProvider;
-import net.logstash.logback.composite.loggingevent.LoggingEventJsonProviders;
-import net.logstash.logback.encoder.LoggingEventCompositeJsonEncoder;
 import org.slf4j.LoggerFactory;
 
 /**
- * The audit trail: one JSON line per decision, on its own logger ({@code fdbroker.audit}), to
- * stderr (the journal) or a file.
+ * The audit trail: one JSON line per decision ({@link AuditLine}), to stderr (the journal) or a
+ * file, through logback's appenders for the file (reopened on reload, retried after failures).
  *
- * <p>Records pass through a bounded queue to a writer thread ({@link BatchingAppender}), which never
- * blocks a request: if the writer falls behind (a slow or stuck disk), records are dropped and counted
- * ({@code fdbroker_audit_dropped_total}). Write failures (a full disk) are counted too
- * ({@code fdbroker_audit_write_errors_total}); logback's file appender keeps retrying the file.
+ * <p>Records are encoded by the recording thread and queued in a bounded queue
+ * ({@link BatchingAppender}), which never blocks a request: if writing falls behind (a slow or
+ * stuck disk), records are dropped and counted ({@code fdbroker_audit_dropped_total}). Write
+ * failures (a full disk) are counted too ({@code fdbroker_audit_write_errors_total}). Events
+ * logged to the {@code fdbroker.audit} logger with an {@link AuditEvent} argument take the same
+ * route; the broker itself skips the logger, whose logging event it does not need.
  */
 public final class AuditLog implements AutoCloseable {
   private static final org.slf4j.Logger ops = LoggerFactory.getLogger(AuditLog.class);
@@ -34,7 +33,7 @@ public final class AuditLog implements AutoCloseable {
   private final LoggerContext context;
   private final Logger logger;
   private final BrokerMetrics metrics;
-  private BatchingAppender async;
+  private volatile BatchingAppender async;
   private Path file;
 
   private AuditLog(LoggerContext context, BrokerMetrics metrics) {
@@ -55,7 +54,10 @@ public final class AuditLog implements AutoCloseable {
 
   /** Records one event; never blocks and never throws. */
   public void record(AuditEvent event) {
-    logger.info("audit", event);
+    byte[] line = AuditLine.encode(event);
+    if (!async.offer(line)) {
+      async.offer(line); // the target was just switched (a reload): the new one takes it
+    }
   }
 
   /**
@@ -103,21 +105,33 @@ public final class AuditLog implements AutoCloseable {
     return appender;
   }
 
-  private LoggingEventCompositeJsonEncoder encoder() {
-    LoggingEventJsonProviders providers = new LoggingEventJsonProviders();
-    LoggingEventFormattedTimestampJsonProvider time = new LoggingEventFormattedTimestampJsonProvider();
-    time.setFieldName("time");
-    time.setPattern("[ISO_OFFSET_DATE_TIME]");
-    time.setTimeZone("UTC");
-    providers.addTimestamp(time);
-    ArgumentsJsonProvider fields = new ArgumentsJsonProvider();
-    fields.setIncludeNonStructuredArguments(false);
-    providers.addArguments(fields);
-    LoggingEventCompositeJsonEncoder encoder = new LoggingEventCompositeJsonEncoder();
+  private LineEncoder encoder() {
+    LineEncoder encoder = new LineEncoder();
     encoder.setContext(context);
-    encoder.setProviders(providers);
     encoder.start();
     return encoder;
+  }
+
+  /** Logging events with an {@link AuditEvent} argument, as audit lines; others are not audit records. */
+  private static final class LineEncoder extends EncoderBase<ILoggingEvent> {
+    @Override
+    public byte[] headerBytes() {
+      return null;
+    }
+
+    @Override
+    public byte[] encode(ILoggingEvent event) {
+      Object[] args = event.getArgumentArray();
+      if (args != null && args.length > 0 && args[0] instanceof AuditEvent e) {
+        return AuditLine.encode(e, event.getInstant());
+      }
+      return new byte[0];
+    }
+
+    @Override
+    public byte[] footerBytes() {
+      return null;
+    }
   }
 
   @Override

@@ -13,7 +13,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Writes audit records in large writes. Each record is encoded (JSON, by the target's encoder) on
+ * Writes audit records in large writes. Each record is encoded (JSON, by {@link AuditLine}) on
  * the thread that records it and queued, lock-free; once 64 KiB are queued, whichever recording
  * thread finds the file free writes them all, and a flusher thread writes what is left within
  * {@link #FLUSH_INTERVAL_NANOS}. Recording never waits: not for the disk (if the file is busy being
@@ -68,12 +68,22 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
 
   @Override
   protected void append(ILoggingEvent event) {
-    byte[] line = encoder.encode(event);
+    offer(encoder.encode(event));
+  }
+
+  /**
+   * Queues one encoded record (the audit log's own path, which skips making a logging event).
+   * Returns false if this appender is stopped, and so takes nothing.
+   */
+  boolean offer(byte[] line) {
+    if (!isStarted()) {
+      return false;
+    }
     long queued = queuedBytes.addAndGet(line.length);
     if (queued > MAX_QUEUED_BYTES) {
       queuedBytes.addAndGet(-line.length);
       onDrop.run();
-      return;
+      return true;
     }
     queue.offer(line);
     if (queued >= WRITE_BYTES) {
@@ -88,6 +98,7 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
       flusherAsleep = false;
       LockSupport.unpark(flusher);
     }
+    return true;
   }
 
   private void flushLoop() {

@@ -13,36 +13,47 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * {@code fdbroker explain}: says, for a caller and some paths, what the policy decides and which
  * rule decided. It reads no file but the policy, exactly like the broker's decision step.
  */
-@Command(
-    name = "explain",
-    mixinStandardHelpOptions = true,
-    description = {"Shows, for each PATH, whether the policy allows the caller to open it and which rule decided.",
-        "Exit 0 if every path is allowed, 1 if any is denied or malformed, 2 on a usage or config error."})
 final class ExplainCommand implements Callable<Integer> {
+  private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this)
+      .name("explain")
+      .mixinStandardHelpOptions(true)
+      .addOption(OptionSpec.builder("--config").required(true).paramLabel("FILE").type(Path.class)
+          .description("The policy file.").build())
+      .addOption(OptionSpec.builder("--uid").required(true).paramLabel("UID").type(String.class)
+          .description("The caller's uid (or user name).").build())
+      .addOption(OptionSpec.builder("--gid").paramLabel("GID").type(String.class)
+          .description("The caller's primary gid (or group name). Default: the user's primary group.").build())
+      .addPositional(PositionalParamSpec.builder().arity("1..*").paramLabel("PATH").type(List.class)
+          .auxiliaryTypes(String.class).description("Absolute paths, as a worker would request them.").build());
 
-  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The policy file.")
-  Path config;
+  private Path config;
+  private String uid;
+  private String gid;
 
-  @Option(names = "--uid", required = true, paramLabel = "UID", description = "The caller's uid (or user name).")
-  String uid;
+  ExplainCommand() {
+    spec.usageMessage().description(
+        "Shows, for each PATH, whether the policy allows the caller to open it and which rule decided.",
+        "Exit 0 if every path is allowed, 1 if any is denied or malformed, 2 on a usage or config error.");
+  }
 
-  @Option(names = "--gid", paramLabel = "GID",
-      description = "The caller's primary gid (or group name). Default: the user's primary group.")
-  String gid;
-
-  @Parameters(arity = "1..*", paramLabel = "PATH", description = "Absolute paths, as a worker would request them.")
-  List<String> paths;
+  CommandSpec spec() {
+    return spec;
+  }
 
   @Override
   public Integer call() {
+    config = spec.findOption("--config").getValue();
+    uid = spec.findOption("--uid").getValue();
+    gid = spec.findOption("--gid").getValue();
+    List<String> paths = spec.positionalParameters().get(0).getValue();
     PrintStream out = System.out;
     Policy policy;
     Caller caller;

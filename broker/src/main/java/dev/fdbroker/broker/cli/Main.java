@@ -1,42 +1,57 @@
 package dev.fdbroker.broker.cli;
 
 import dev.fdbroker.broker.BrokerVersion;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
-/** The {@code fdbroker} command. */
-@Command(
-    name = "fdbroker",
-    mixinStandardHelpOptions = true,
-    versionProvider = Main.Version.class,
-    description = "Opens files for sandboxed workers and passes them the descriptors over a unix socket.",
-    subcommands = {ServeCommand.class, CheckConfigCommand.class, ExplainCommand.class},
-    exitCodeListHeading = "%nExit status:%n",
-    exitCodeList = {"0:success", "1:failure (see the command)", "2:usage or config error"})
+/**
+ * The {@code fdbroker} command.
+ *
+ * <p>The commands are described to picocli in code (its programmatic model), not with annotations:
+ * reading annotations means reflection and a generated proxy class per annotation type, which
+ * was a sixth of the broker's start-up; a command's options are plain data here, next to the code
+ * that reads them.
+ */
 public final class Main implements Runnable {
 
   /** Exit status for a bad command line or an unusable config file. */
   static final int EXIT_USAGE = 2;
 
+  private CommandLine commandLine;
+
   public static void main(String[] args) {
+    Preload.start();
     System.exit(commandLine().execute(args));
   }
 
   static CommandLine commandLine() {
-    return new CommandLine(new Main())
+    Main main = new Main();
+    CommandSpec spec = CommandSpec.wrapWithoutInspection(main)
+        .name("fdbroker")
+        .mixinStandardHelpOptions(true)
+        .versionProvider(() -> new String[] {"fdbroker " + BrokerVersion.get()});
+    Map<String, String> exitCodes = new LinkedHashMap<>();
+    exitCodes.put("0", "success");
+    exitCodes.put("1", "failure (see the command)");
+    exitCodes.put("2", "usage or config error");
+    spec.usageMessage()
+        .description("Opens files for sandboxed workers and passes them the descriptors over a unix socket.")
+        .exitCodeListHeading("%nExit status:%n")
+        .exitCodeList(exitCodes);
+    spec.addSubcommand("serve", new ServeCommand().spec());
+    spec.addSubcommand("check-config", new CheckConfigCommand().spec());
+    spec.addSubcommand("explain", new ExplainCommand().spec());
+    main.commandLine = new CommandLine(spec)
         .setExitCodeExceptionMapper(e -> EXIT_USAGE)
         .setCaseInsensitiveEnumValuesAllowed(true);
+    return main.commandLine;
   }
 
+  /** No command given: say what there is. */
   @Override
   public void run() {
-    CommandLine.usage(this, System.err);
-  }
-
-  static final class Version implements CommandLine.IVersionProvider {
-    @Override
-    public String[] getVersion() {
-      return new String[] {"fdbroker " + BrokerVersion.get()};
-    }
+    commandLine.usage(System.err);
   }
 }

@@ -27,37 +27,45 @@ import org.newsclub.net.unix.AFServerSocket;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * {@code fdbroker serve}: loads the policy, takes the socket (inherited through socket activation,
  * or bound at --socket), and serves until SIGTERM. SIGHUP reloads the policy.
  */
-@Command(
-    name = "serve",
-    mixinStandardHelpOptions = true,
-    description = {"Serves the policy on a unix socket until stopped (SIGTERM or SIGINT); SIGHUP reloads the policy.",
-        "Under socket activation (LISTEN_FDS, LISTEN_PID) the inherited socket is served and --socket is ignored."})
 final class ServeCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
-  @Option(names = "--config", required = true, paramLabel = "FILE", description = "The policy file.")
-  Path config;
+  private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this)
+      .name("serve")
+      .mixinStandardHelpOptions(true)
+      .addOption(OptionSpec.builder("--config").required(true).paramLabel("FILE").type(Path.class)
+          .description("The policy file.").build())
+      .addOption(OptionSpec.builder("--socket").paramLabel("PATH").type(Path.class)
+          .description("Where to listen, unless socket-activated.").build())
+      .addOption(OptionSpec.builder("--socket-mode").paramLabel("MODE").type(String.class).defaultValue("0660")
+          .description("Octal permissions of the socket file (default: ${DEFAULT-VALUE}). Connecting needs write permission.")
+          .build())
+      .addOption(OptionSpec.builder("--socket-group").paramLabel("GROUP").type(String.class)
+          .description("Group of the socket file, e.g. the group whose members may connect.").build());
 
-  @Option(names = "--socket", paramLabel = "PATH", description = "Where to listen, unless socket-activated.")
-  Path socket;
+  ServeCommand() {
+    spec.usageMessage().description(
+        "Serves the policy on a unix socket until stopped (SIGTERM or SIGINT); SIGHUP reloads the policy.",
+        "Under socket activation (LISTEN_FDS, LISTEN_PID) the inherited socket is served and --socket is ignored.");
+  }
 
-  @Option(names = "--socket-mode", defaultValue = "0660", paramLabel = "MODE",
-      description = "Octal permissions of the socket file (default: ${DEFAULT-VALUE}). Connecting needs write permission.")
-  String socketMode;
-
-  @Option(names = "--socket-group", paramLabel = "GROUP",
-      description = "Group of the socket file, e.g. the group whose members may connect.")
-  String socketGroup;
+  CommandSpec spec() {
+    return spec;
+  }
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    Path config = spec.findOption("--config").getValue();
+    Path socket = spec.findOption("--socket").getValue();
+    String socketMode = spec.findOption("--socket-mode").getValue();
+    String socketGroup = spec.findOption("--socket-group").getValue();
     Set<PosixFilePermission> mode;
     Policy policy;
     long loadStart = System.nanoTime();

@@ -46,13 +46,13 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
    */
   public final OpenOutcome open(String path) {
     // The policy matched this exact text; a non-canonical path could name a different file.
-    String problem = PathSyntax.problem(path);
-    if (problem != null) {
-      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST, problem);
+    int bytes = PathSyntax.canonicalLength(path);
+    if (bytes < 0) {
+      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST, PathSyntax.problem(path));
     }
     // PATH_MAX counts the terminating NUL: the kernel takes at most 4095 bytes. Said here, so that
     // both strategies agree (the walk never hands the kernel the whole path).
-    if (PathSyntax.utf8Length(path) >= KERNEL_PATH_MAX) {
+    if (bytes >= KERNEL_PATH_MAX) {
       return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
           "path is too long for the kernel (4096 bytes including the terminating NUL)");
     }

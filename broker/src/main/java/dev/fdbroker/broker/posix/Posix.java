@@ -41,6 +41,13 @@ public final class Posix {
 
   /** openat2 has the same number on every architecture (syscalls after 424 were unified). */
   private static final long SYS_OPENAT2 = 437;
+  /** The other system calls' numbers differ between x86_64 and the generic table (aarch64, riscv64). */
+  private static final long SYS_OPENAT;
+  private static final long SYS_STATX;
+  private static final long SYS_IOCTL;
+  private static final long SYS_GETSOCKOPT;
+  private static final long SYS_RECVFROM;
+  private static final long SYS_CLOSE;
   private static final long OPEN_HOW_SIZE = 24;
   private static final int AT_EMPTY_PATH = 0x1000;
   private static final int STATX_BASIC_STATS = 0x7ff;
@@ -62,6 +69,21 @@ public final class Posix {
       default -> throw new ExceptionInInitializerError(
           "fdbroker does not know the open(2) flag values of architecture " + arch);
     }
+    if (arch.equals("amd64") || arch.equals("x86_64")) {
+      SYS_OPENAT = 257;
+      SYS_STATX = 332;
+      SYS_IOCTL = 16;
+      SYS_GETSOCKOPT = 55;
+      SYS_RECVFROM = 45;
+      SYS_CLOSE = 3;
+    } else { // asm-generic/unistd.h
+      SYS_OPENAT = 56;
+      SYS_STATX = 291;
+      SYS_IOCTL = 29;
+      SYS_GETSOCKOPT = 209;
+      SYS_RECVFROM = 207;
+      SYS_CLOSE = 57;
+    }
   }
 
   private static final Linker LINKER = Linker.nativeLinker();
@@ -71,31 +93,40 @@ public final class Posix {
       CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
   private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-  private static final MethodHandle SYSCALL_4 = downcall("syscall",
-      FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG),
+  /**
+   * syscall(2), the one downcall the request path and start-up use: every call below is made
+   * through it, with the kernel's own arguments (longs, pointers as addresses). One call shape
+   * means one stub for FFM to generate and link at start instead of one per function, which on
+   * these machines took most of a second of CPU time (the generator and its JIT compilation).
+   */
+  private static final MethodHandle SYSCALL = downcall("syscall",
+      FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
       Linker.Option.firstVariadicArg(1), CAPTURE_ERRNO);
-  private static final MethodHandle OPENAT = downcall("openat",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-      Linker.Option.firstVariadicArg(3), CAPTURE_ERRNO);
-  private static final MethodHandle STATX = downcall("statx",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS), CAPTURE_ERRNO);
-  private static final MethodHandle IOCTL_INT = downcall("ioctl",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
-      Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
-  private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), CAPTURE_ERRNO);
-  private static final MethodHandle RECV = downcall("recv",
-      FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CAPTURE_ERRNO);
-  private static final MethodHandle CLOSE = downcall("close",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT), CAPTURE_ERRNO);
-  private static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
-      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
-  private static final MethodHandle GETPWUID_R = downcall("getpwuid_r",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
-  private static final MethodHandle GETGRNAM_R = downcall("getgrnam_r",
-      FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
-  private static final MethodHandle GETGRGID_R = downcall("getgrgid_r",
-      FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+
+  /** Returns the kernel's result, or -1 with errno in {@code capture}. */
+  private static long syscall(MemorySegment capture, long number, long a1, long a2, long a3, long a4, long a5,
+      long a6) {
+    try {
+      return (long) SYSCALL.invokeExact(capture, number, a1, a2, a3, a4, a5, a6);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * The user and group database calls, linked on first use: only policies that name users or
+   * groups need them, and linking a downcall costs milliseconds at start.
+   */
+  private static final class Nss {
+    static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    static final MethodHandle GETPWUID_R = downcall("getpwuid_r",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    static final MethodHandle GETGRNAM_R = downcall("getgrnam_r",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    static final MethodHandle GETGRGID_R = downcall("getgrgid_r",
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  }
 
   // struct passwd and struct group on LP64 Linux (glibc and musl alike).
   private static final long PASSWD_SIZE = 48;
@@ -113,7 +144,8 @@ public final class Posix {
   /**
    * Native memory a thread reuses for the calls on the request path, instead of allocating and
    * freeing some for every call: a path (up to PATH_MAX), an open_how, a statx buffer, an int, and
-   * the errno capture. Freed with its thread (an automatic arena).
+   * the errno capture. Freed with its thread (an automatic arena). The thread-local map holds it,
+   * so its memory stays allocated while a call uses its addresses.
    */
   private static final class Scratch {
     static final long PATH_BYTES = 4096;
@@ -162,22 +194,18 @@ public final class Posix {
       buf = Arena.ofAuto().allocate(Math.max(len, 1024));
       scratch.received = buf;
     }
-    try {
-      while (true) {
-        long r = (long) RECV.invokeExact(scratch.capture, fd, buf, (long) len, flags);
-        if (r >= 0) {
-          if (r > 0) {
-            MemorySegment.copy(buf, JAVA_BYTE, 0, dst, off, (int) r);
-          }
-          return (int) r;
+    while (true) {
+      long r = syscall(scratch.capture, SYS_RECVFROM, fd, buf.address(), len, flags, 0, 0);
+      if (r >= 0) {
+        if (r > 0) {
+          MemorySegment.copy(buf, JAVA_BYTE, 0, dst, off, (int) r);
         }
-        int e = errno(scratch.capture);
-        if (e != Errno.EINTR) {
-          return -e;
-        }
+        return (int) r;
       }
-    } catch (Throwable t) {
-      throw rethrow(t);
+      int e = errno(scratch.capture);
+      if (e != Errno.EINTR) {
+        return -e;
+      }
     }
   }
 
@@ -221,19 +249,15 @@ public final class Posix {
     how.set(JAVA_LONG, 0, flags);
     how.set(JAVA_LONG, 8, 0L); // mode: nothing is ever created
     how.set(JAVA_LONG, 16, resolve);
-    try {
-      while (true) {
-        long r = (long) SYSCALL_4.invokeExact(scratch.capture, SYS_OPENAT2, (long) dirfd, cpath, how, OPEN_HOW_SIZE);
-        if (r >= 0) {
-          return (int) r;
-        }
-        int e = errno(scratch.capture);
-        if (e != Errno.EINTR) {
-          return -e;
-        }
+    while (true) {
+      long r = syscall(scratch.capture, SYS_OPENAT2, dirfd, cpath.address(), how.address(), OPEN_HOW_SIZE, 0, 0);
+      if (r >= 0) {
+        return (int) r;
       }
-    } catch (Throwable t) {
-      throw rethrow(t);
+      int e = errno(scratch.capture);
+      if (e != Errno.EINTR) {
+        return -e;
+      }
     }
   }
 
@@ -243,17 +267,15 @@ public final class Posix {
       MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
       MemorySegment cpath = cString(arena, path);
       while (true) {
-        int r = (int) OPENAT.invokeExact(capture, dirfd, cpath, flags, 0);
+        long r = syscall(capture, SYS_OPENAT, dirfd, cpath.address(), flags, 0, 0, 0);
         if (r >= 0) {
-          return r;
+          return (int) r;
         }
         int e = errno(capture);
         if (e != Errno.EINTR) {
           return -e;
         }
       }
-    } catch (Throwable t) {
-      throw rethrow(t);
     }
   }
 
@@ -261,12 +283,8 @@ public final class Posix {
   public static FileStat fstat(int fd) throws PosixException {
     Scratch scratch = SCRATCH.get();
     MemorySegment buf = scratch.stat;
-    int r;
-    try {
-      r = (int) STATX.invokeExact(scratch.capture, fd, scratch.empty, AT_EMPTY_PATH, STATX_BASIC_STATS, buf);
-    } catch (Throwable t) {
-      throw rethrow(t);
-    }
+    long r = syscall(scratch.capture, SYS_STATX, fd, scratch.empty.address(), AT_EMPTY_PATH, STATX_BASIC_STATS,
+        buf.address(), 0);
     if (r != 0) {
       throw new PosixException("statx", errno(scratch.capture));
     }
@@ -284,12 +302,7 @@ public final class Posix {
    */
   public static int close(int fd) {
     MemorySegment capture = SCRATCH.get().capture;
-    try {
-      int r = (int) CLOSE.invokeExact(capture, fd);
-      return r == 0 ? 0 : -errno(capture);
-    } catch (Throwable t) {
-      throw rethrow(t);
-    }
+    return syscall(capture, SYS_CLOSE, fd, 0, 0, 0, 0, 0) == 0 ? 0 : -errno(capture);
   }
 
   /**
@@ -298,12 +311,8 @@ public final class Posix {
    */
   public static int unreadByPeer(int socketFd) {
     Scratch scratch = SCRATCH.get();
-    try {
-      int r = (int) IOCTL_INT.invokeExact(scratch.capture, socketFd, SIOCOUTQ, scratch.integer);
-      return r < 0 ? -errno(scratch.capture) : scratch.integer.get(JAVA_INT, 0);
-    } catch (Throwable t) {
-      throw rethrow(t);
-    }
+    long r = syscall(scratch.capture, SYS_IOCTL, socketFd, SIOCOUTQ, scratch.integer.address(), 0, 0, 0);
+    return r < 0 ? -errno(scratch.capture) : scratch.integer.get(JAVA_INT, 0);
   }
 
   public static final int SOL_SOCKET = 1;
@@ -320,10 +329,8 @@ public final class Posix {
       MemorySegment value = arena.allocate(JAVA_INT);
       MemorySegment length = arena.allocate(JAVA_INT);
       length.set(JAVA_INT, 0, 4);
-      int r = (int) GETSOCKOPT.invokeExact(capture, fd, level, option, value, length);
+      long r = syscall(capture, SYS_GETSOCKOPT, fd, level, option, value.address(), length.address(), 0);
       return r < 0 ? -errno(capture) : value.get(JAVA_INT, 0);
-    } catch (Throwable t) {
-      throw rethrow(t);
     }
   }
 
@@ -336,28 +343,28 @@ public final class Posix {
   /** Looks a user up by name; empty if there is no such user. */
   public static Optional<PasswdEntry> userByName(String name) throws PosixException {
     return nss("getpwnam_r", PASSWD_SIZE,
-        (arena, entry, buf, size, result) -> (int) GETPWNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) Nss.GETPWNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
         Posix::passwdEntry);
   }
 
   /** Looks a user up by uid; empty if there is no such user. */
   public static Optional<PasswdEntry> userById(long uid) throws PosixException {
     return nss("getpwuid_r", PASSWD_SIZE,
-        (arena, entry, buf, size, result) -> (int) GETPWUID_R.invokeExact((int) uid, entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) Nss.GETPWUID_R.invokeExact((int) uid, entry, buf, size, result),
         Posix::passwdEntry);
   }
 
   /** Looks a group up by name; empty if there is no such group. */
   public static Optional<GroupEntry> groupByName(String name) throws PosixException {
     return nss("getgrnam_r", GROUP_SIZE,
-        (arena, entry, buf, size, result) -> (int) GETGRNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) Nss.GETGRNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
         Posix::groupEntry);
   }
 
   /** Looks a group up by gid; empty if there is no such group. */
   public static Optional<GroupEntry> groupById(long gid) throws PosixException {
     return nss("getgrgid_r", GROUP_SIZE,
-        (arena, entry, buf, size, result) -> (int) GETGRGID_R.invokeExact((int) gid, entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) Nss.GETGRGID_R.invokeExact((int) gid, entry, buf, size, result),
         Posix::groupEntry);
   }
 

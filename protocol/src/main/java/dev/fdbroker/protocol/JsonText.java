@@ -1,0 +1,49 @@
+package dev.fdbroker.protocol;
+
+import com.fasterxml.jackson.core.io.CharTypes;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+
+/**
+ * JSON string values written straight into a byte array, for the encoders that run once per
+ * request or per path (replies, audit lines). The escaping is Jackson's: a string Jackson's
+ * escape table passes unchanged (printable ASCII without quote or backslash, the common case for
+ * paths) is copied as is; any other goes through Jackson's {@link JsonStringEncoder}.
+ */
+public final class JsonText {
+  private static final int[] ESCAPES = CharTypes.get7BitOutputEscapes();
+  private static final JsonStringEncoder STRINGS = JsonStringEncoder.getInstance();
+
+  private JsonText() {}
+
+  /**
+   * The most bytes {@link #quoted} may write for {@code s}: six per char (a control character is
+   * escaped as a backslash, a u and four hex digits; UTF-8 takes at most three bytes per char), and
+   * the quotes.
+   */
+  public static int maxQuotedBytes(String s) {
+    return 6 * s.length() + 2;
+  }
+
+  /**
+   * Writes {@code s} as a JSON string, quotes included, at {@code b[n]}, which must have room for
+   * {@link #maxQuotedBytes}; returns the index after it. {@code s} must hold no unpaired surrogate
+   * (Jackson refuses those: replace them first).
+   */
+  public static int quoted(byte[] b, int n, String s) {
+    int length = s.length();
+    b[n] = '"';
+    int start = n + 1;
+    for (int i = 0; i < length; i++) {
+      char c = s.charAt(i);
+      if (c >= 0x80 || ESCAPES[c] != 0) {
+        byte[] escaped = STRINGS.quoteAsUTF8(s);
+        System.arraycopy(escaped, 0, b, start, escaped.length);
+        b[start + escaped.length] = '"';
+        return start + escaped.length + 1;
+      }
+      b[start + i] = (byte) c;
+    }
+    b[start + length] = '"';
+    return start + length + 1;
+  }
+}
