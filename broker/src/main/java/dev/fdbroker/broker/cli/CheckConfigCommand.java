@@ -9,9 +9,8 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 
 /** {@code fdbroker check-config FILE}: validates a policy file without serving it. */
 final class CheckConfigCommand implements Callable<Integer> {
-  private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this)
+  private final CommandSpec spec = Main.withHelpOptions(CommandSpec.wrapWithoutInspection(this))
       .name("check-config")
-      .mixinStandardHelpOptions(true)
       .addPositional(PositionalParamSpec.builder().index("0").paramLabel("FILE").type(Path.class)
           .description("The policy file (YAML, or JSON if it ends in .json).").build());
 

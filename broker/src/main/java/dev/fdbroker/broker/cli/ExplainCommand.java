@@ -22,9 +22,8 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  * rule decided. It reads no file but the policy, exactly like the broker's decision step.
  */
 final class ExplainCommand implements Callable<Integer> {
-  private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this)
+  private final CommandSpec spec = Main.withHelpOptions(CommandSpec.wrapWithoutInspection(this))
       .name("explain")
-      .mixinStandardHelpOptions(true)
       .addOption(OptionSpec.builder("--config").required(true).paramLabel("FILE").type(Path.class)
           .description("The policy file.").build())
       .addOption(OptionSpec.builder("--uid").required(true).paramLabel("UID").type(String.class)

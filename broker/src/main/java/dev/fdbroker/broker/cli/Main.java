@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * The {@code fdbroker} command.
@@ -28,9 +29,8 @@ public final class Main implements Runnable {
 
   static CommandLine commandLine() {
     Main main = new Main();
-    CommandSpec spec = CommandSpec.wrapWithoutInspection(main)
+    CommandSpec spec = withHelpOptions(CommandSpec.wrapWithoutInspection(main))
         .name("fdbroker")
-        .mixinStandardHelpOptions(true)
         .versionProvider(() -> new String[] {"fdbroker " + BrokerVersion.get()});
     Map<String, String> exitCodes = new LinkedHashMap<>();
     exitCodes.put("0", "success");
@@ -47,6 +47,18 @@ public final class Main implements Runnable {
         .setExitCodeExceptionMapper(e -> EXIT_USAGE)
         .setCaseInsensitiveEnumValuesAllowed(true);
     return main.commandLine;
+  }
+
+  /**
+   * Adds -h/--help and -V/--version, as picocli's standard help mixin would (which it builds from
+   * annotations, by reflection).
+   */
+  static CommandSpec withHelpOptions(CommandSpec spec) {
+    return spec
+        .addOption(OptionSpec.builder("-h", "--help").usageHelp(true)
+            .description("Show this help message and exit.").build())
+        .addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
+            .description("Print version information and exit.").build());
   }
 
   /** No command given: say what there is. */

@@ -1,15 +1,19 @@
 package dev.fdbroker.broker.cli;
 
 import dev.fdbroker.broker.posix.Posix;
+import java.math.BigDecimal;
 import org.newsclub.net.unix.AFUNIXSocket;
+import org.slf4j.LoggerFactory;
 
 /**
- * Starts the two slowest parts of start-up on a second thread, while the main thread parses the
- * command line and reads the policy: linking the broker's native calls (FFM builds code for each
- * downcall, some 150 ms in all on these machines) and loading junixsocket's native library. The
- * broker answers its first request sooner under socket activation, where start-up is on the
- * first client's clock. Whatever fails here fails again, and is reported, where the main thread
- * first uses it.
+ * Starts the slow class initializations of start-up on a second thread, while the main thread
+ * parses the command line: the logging system (logback's configuration), BigDecimal (its tables,
+ * which Jackson's parsers need), the broker's native calls (FFM generates and links code for its
+ * downcall) and junixsocket's native library. Each is a one-time cost of tens of milliseconds on
+ * these machines, independent of the command line; the main thread finds them done, or waits for
+ * the rest. The broker answers its first request sooner under socket activation, where start-up
+ * is on the first client's clock. Whatever fails here fails again, and is reported, where the
+ * main thread first uses it.
  */
 final class Preload {
   private Preload() {}
@@ -20,7 +24,9 @@ final class Preload {
 
   private static void run() {
     try {
-      Posix.close(-1); // links the downcalls (class initialization); EBADF, and nothing closed
+      LoggerFactory.getILoggerFactory();
+      BigDecimal.ONE.scale();
+      Posix.close(-1); // links the downcall (class initialization); EBADF, and nothing closed
       AFUNIXSocket.isSupported();
     } catch (Throwable e) {
       // reported by the main thread

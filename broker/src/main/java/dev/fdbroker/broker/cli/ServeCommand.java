@@ -23,6 +23,8 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import org.newsclub.net.unix.AFServerSocket;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.slf4j.Logger;
@@ -37,9 +39,8 @@ import picocli.CommandLine.Model.OptionSpec;
 final class ServeCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
-  private final CommandSpec spec = CommandSpec.wrapWithoutInspection(this)
+  private final CommandSpec spec = Main.withHelpOptions(CommandSpec.wrapWithoutInspection(this))
       .name("serve")
-      .mixinStandardHelpOptions(true)
       .addOption(OptionSpec.builder("--config").required(true).paramLabel("FILE").type(Path.class)
           .description("The policy file.").build())
       .addOption(OptionSpec.builder("--socket").paramLabel("PATH").type(Path.class)
@@ -62,6 +63,10 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    // The metrics registry and its JVM meters take a while to set up and depend on nothing here:
+    // made on a second thread while this one reads the policy and takes the socket.
+    FutureTask<BrokerMetrics> metricsSetUp = new FutureTask<>(BrokerMetrics::new);
+    Thread.ofPlatform().daemon(true).name("fdbroker-metrics-setup").start(metricsSetUp);
     Path config = spec.findOption("--config").getValue();
     Path socket = spec.findOption("--socket").getValue();
     String socketMode = spec.findOption("--socket-mode").getValue();
@@ -98,7 +103,7 @@ final class ServeCommand implements Callable<Integer> {
       log.error("no socket: give --socket PATH, or start the broker under socket activation");
       return Main.EXIT_USAGE;
     }
-    BrokerMetrics metrics = new BrokerMetrics();
+    BrokerMetrics metrics = setUp(metricsSetUp);
     metrics.policyLoaded(1, policy.rules().size(), System.nanoTime() - loadStart);
     SecureOpener opener = SecureOpener.forThisKernel();
     // Bound here, the socket file is ours to remove; inherited, it belongs to the service manager.
@@ -139,5 +144,16 @@ final class ServeCommand implements Callable<Integer> {
     audit.close();
     notify.close();
     return 0;
+  }
+
+  private static BrokerMetrics setUp(FutureTask<BrokerMetrics> task) throws InterruptedException {
+    try {
+      return task.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException("setting up the metrics failed", e.getCause());
+    }
   }
 }

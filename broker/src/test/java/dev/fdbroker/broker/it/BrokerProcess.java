@@ -147,6 +147,25 @@ final class BrokerProcess implements AutoCloseable {
     return last;
   }
 
+  /**
+   * The broker's threads once no idle serving thread is left: the count unchanged for longer than
+   * the broker keeps an idle thread (2 s), at most 15 s.
+   */
+  int quiescentThreads() throws InterruptedException {
+    int last = osThreads();
+    long steadySince = System.nanoTime();
+    long deadline = steadySince + TimeUnit.SECONDS.toNanos(15);
+    while (System.nanoTime() - steadySince < TimeUnit.MILLISECONDS.toNanos(2500) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      int now = osThreads();
+      if (now != last) {
+        last = now;
+        steadySince = System.nanoTime();
+      }
+    }
+    return last;
+  }
+
   /** The broker's threads (platform threads; virtual threads are not OS threads). */
   int osThreads() {
     try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid()), "task"))) {
