@@ -99,7 +99,7 @@ class PackagingIT {
   void dpkgInstallsTheBrokerItsRuntimeUnitsUsersAndDefaultPolicy() throws Exception {
     run("dpkg", "-i", deb.toString()).ok();
     for (String f : List.of("/usr/bin/fdbroker", "/usr/lib/fdbroker/fdbroker.jar", "/usr/lib/fdbroker/runtime/bin/java",
-        "/usr/lib/fdbroker/jvm.options", "/usr/lib/fdbroker/fdbroker.aot",
+        "/usr/lib/fdbroker/jvm.options", "/usr/lib/fdbroker/fdbroker.aot", "/usr/lib/fdbroker/libjunixsocket-native.so",
         SERVICE.toString(), SOCKET_UNIT.toString(), "/lib/systemd/system/fdbroker-metrics.socket", "/usr/lib/sysusers.d/fdbroker.conf",
         "/usr/lib/tmpfiles.d/fdbroker.conf", POLICY.toString(), "/usr/share/doc/fdbroker/operations.md")) {
       assertTrue(Files.exists(Path.of(f)), f + " is installed");
@@ -209,6 +209,10 @@ class PackagingIT {
       assertTrue(status.contains("\nCapEff:\t0000000000000004\n"), status);
       assertTrue(status.contains("\nCapBnd:\t0000000000000004\n"), status);
       assertTrue(status.contains("\nNoNewPrivs:\t1\n"), status);
+      // junixsocket's native library is the installed one, not a copy it wrote to a temporary file.
+      List<String> junixsocket = Files.readAllLines(Path.of("/proc", Long.toString(broker.pid()), "maps")).stream()
+          .filter(l -> l.contains("junixsocket")).map(l -> l.substring(l.lastIndexOf(' ') + 1)).distinct().toList();
+      assertEquals(List.of("/usr/lib/fdbroker/libjunixsocket-native.so"), junixsocket);
 
       run("kill", "-TERM", Long.toString(broker.pid())).ok();
       assertTrue(broker.waitFor(30, TimeUnit.SECONDS));
