@@ -517,7 +517,7 @@ def main():
     ap.add_argument("--warmup-java", type=float, default=20, help="seconds of load before measuring Java")
     ap.add_argument("--rules", type=int, default=10_000)
     ap.add_argument("--idle-conns", type=int, default=1000)
-    ap.add_argument("--start-runs", type=int, default=5)
+    ap.add_argument("--start-runs", type=int, default=9)
     ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "memory", "start", "jmh"])
     ap.add_argument("--out", type=Path, default=BUILD / "results.md")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
