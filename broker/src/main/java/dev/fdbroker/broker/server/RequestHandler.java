@@ -57,9 +57,8 @@ final class RequestHandler {
    * @param withinRate false if the caller is over its request rate: the request is decoded (for its
    *     id) and answered busy, nothing else
    */
-  Response handle(Peer peer, Frame frame, boolean withinRate) {
+  Response handle(Peer peer, Frame frame, boolean withinRate, long start) {
     served.increment();
-    long start = System.nanoTime();
     // One snapshot for the whole request: a reload takes effect between requests, never inside one.
     Policy snapshot = policy.get();
     int maxPaths = snapshot.limits().maxPathsPerRequest();
@@ -79,7 +78,7 @@ final class RequestHandler {
     return switch (request) {
       case Request.Ping ping -> Response.of(
           new Reply.Pong(ping.id(), version, ProtocolLimits.PROTOCOL_VERSION, maxPaths), Op.PING, Outcome.OK);
-      case Request.Open open -> open(snapshot, peer, open);
+      case Request.Open open -> open(snapshot, peer, open, start);
     };
   }
 
@@ -99,14 +98,14 @@ final class RequestHandler {
         null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
   }
 
-  private Response open(Policy snapshot, Peer peer, Request.Open request) {
+  private Response open(Policy snapshot, Peer peer, Request.Open request, long start) {
     List<String> paths = request.paths();
     int[] fds = new int[paths.size()];
     int granted = 0;
     try {
       List<FileResult> results = new ArrayList<>(paths.size());
+      long t0 = start; // each path's time runs from where the one before ended
       for (String path : paths) {
-        long t0 = System.nanoTime();
         PathOutcome outcome = openOne(snapshot, peer, path);
         FileResult result = outcome.result();
         if (result instanceof FileResult.Granted g) {
@@ -114,7 +113,7 @@ final class RequestHandler {
           result = new FileResult.Granted(path, granted++, g.size());
         }
         results.add(result);
-        audited(peer, path, outcome, t0);
+        t0 = audited(peer, path, outcome, t0);
       }
       byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
       if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
@@ -157,7 +156,8 @@ final class RequestHandler {
     return new PathOutcome(result, "allow", rule);
   }
 
-  private void audited(Peer peer, String path, PathOutcome outcome, long startNanos) {
+  /** Counts and audits one path's outcome; returns the time now (System.nanoTime()). */
+  private long audited(Peer peer, String path, PathOutcome outcome, long startNanos) {
     String error = null;
     if (outcome.result() instanceof FileResult.Refused r) {
       error = r.error().wireName();
@@ -166,8 +166,10 @@ final class RequestHandler {
       metrics.fileGranted();
     }
     Caller c = peer.caller();
+    long now = System.nanoTime();
     audit.record(new AuditEvent(peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "open",
-        path, outcome.decision(), outcome.rule(), error, (System.nanoTime() - startNanos) / 1000));
+        path, outcome.decision(), outcome.rule(), error, (now - startNanos) / 1000));
+    return now;
   }
 
   private static void closeAll(int[] fds, int count) {

@@ -37,11 +37,10 @@ final class UidLimiter {
       this.state = state;
     }
 
-    /** Takes one request's token; false if the uid is over its rate. */
-    boolean tryRequest(int rate) {
+    /** Takes one request's token at {@code now} (System.nanoTime()); false if the uid is over its rate. */
+    boolean tryRequest(int rate, long now) {
       long cost = SECOND / Math.max(1, rate);
       while (true) {
-        long now = System.nanoTime();
         long fullAt = state.fullAt.get();
         long from = fullAt - now > 0 ? fullAt : now; // an empty-looking past is a full bucket
         long next = from + cost;

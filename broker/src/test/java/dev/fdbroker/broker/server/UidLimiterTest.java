@@ -34,15 +34,15 @@ class UidLimiterTest {
     UidLimiter.Account a = limiter.admit(7, 10, 100);
     int passed = 0;
     for (int i = 0; i < 150; i++) {
-      if (a.tryRequest(100)) {
+      if (a.tryRequest(100, System.nanoTime())) {
         passed++;
       }
     }
     assertTrue(passed >= 100 && passed <= 102, "the bucket holds one second's worth: " + passed);
-    assertFalse(a.tryRequest(100));
+    assertFalse(a.tryRequest(100, System.nanoTime()));
     Thread.sleep(120); // about 12 tokens come back
     int refilled = 0;
-    while (a.tryRequest(100)) {
+    while (a.tryRequest(100, System.nanoTime())) {
       refilled++;
     }
     assertTrue(refilled >= 8 && refilled <= 30, "refills at the rate: " + refilled);
@@ -52,12 +52,12 @@ class UidLimiterTest {
   void reconnectingBuysNoFreshBucket() {
     UidLimiter limiter = new UidLimiter();
     UidLimiter.Account a = limiter.admit(7, 10, 50);
-    while (a.tryRequest(50)) {
+    while (a.tryRequest(50, System.nanoTime())) {
       // empty the bucket
     }
     a.release();
     UidLimiter.Account b = limiter.admit(7, 10, 50);
-    assertFalse(b.tryRequest(50), "the uid's state outlived its last connection while its bucket was not full");
+    assertFalse(b.tryRequest(50, System.nanoTime()), "the uid's state outlived its last connection while its bucket was not full");
   }
 
   @Test
@@ -69,7 +69,7 @@ class UidLimiterTest {
     for (int t = 0; t < 8; t++) {
       threads.add(Thread.ofPlatform().start(() -> {
         for (int i = 0; i < 500; i++) {
-          if (a.tryRequest(1000)) {
+          if (a.tryRequest(1000, System.nanoTime())) {
             passed.incrementAndGet();
           }
         }
