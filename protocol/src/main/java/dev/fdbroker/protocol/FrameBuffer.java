@@ -15,12 +15,16 @@ final class FrameBuffer extends ByteArrayOutputStream {
 
   /** Fills in the header and returns the frame's bytes (header included). */
   byte[] finish() {
-    int payload = count - ProtocolLimits.HEADER_BYTES;
-    buf[0] = (byte) (payload >>> 24);
-    buf[1] = (byte) (payload >>> 16);
-    buf[2] = (byte) (payload >>> 8);
-    buf[3] = (byte) payload;
+    putHeader(buf, count - ProtocolLimits.HEADER_BYTES);
     return buf.length == count ? buf : java.util.Arrays.copyOf(buf, count);
+  }
+
+  /** Writes a frame's header, the payload's length (big-endian), at the start of {@code frame}. */
+  static void putHeader(byte[] frame, int payloadBytes) {
+    frame[0] = (byte) (payloadBytes >>> 24);
+    frame[1] = (byte) (payloadBytes >>> 16);
+    frame[2] = (byte) (payloadBytes >>> 8);
+    frame[3] = (byte) payloadBytes;
   }
 
   int payloadSize() {

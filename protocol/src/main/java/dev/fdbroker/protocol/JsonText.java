@@ -26,8 +26,8 @@ public final class JsonText {
 
   /**
    * Writes {@code s} as a JSON string, quotes included, at {@code b[n]}, which must have room for
-   * {@link #maxQuotedBytes}; returns the index after it. {@code s} must hold no unpaired surrogate
-   * (Jackson refuses those: replace them first).
+   * {@link #maxQuotedBytes}; returns the index after it. An unpaired surrogate is written as
+   * U+FFFD ({@link #wellFormed}).
    */
   public static int quoted(byte[] b, int n, String s) {
     int length = s.length();
@@ -36,7 +36,7 @@ public final class JsonText {
     for (int i = 0; i < length; i++) {
       char c = s.charAt(i);
       if (c >= 0x80 || ESCAPES[c] != 0) {
-        byte[] escaped = STRINGS.quoteAsUTF8(s);
+        byte[] escaped = STRINGS.quoteAsUTF8(wellFormed(s));
         System.arraycopy(escaped, 0, b, start, escaped.length);
         b[start + escaped.length] = '"';
         return start + escaped.length + 1;
@@ -45,5 +45,38 @@ public final class JsonText {
     }
     b[start + length] = '"';
     return start + length + 1;
+  }
+
+  /**
+   * {@code s} with every unpaired surrogate replaced by U+FFFD. JSON text must be valid Unicode,
+   * but a Java string need not be: a request can carry a lone surrogate as a {@code \ud800}
+   * escape (such a path is refused as malformed, and echoed back in the reply and the audit log).
+   * Replacing a char with a char keeps {@link #maxQuotedBytes} a bound.
+   */
+  public static String wellFormed(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+          continue;
+        }
+        return replaceUnpairedSurrogates(s);
+      }
+    }
+    return s;
+  }
+
+  private static String replaceUnpairedSurrogates(String s) {
+    StringBuilder b = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        b.append(c).append(s.charAt(++i));
+      } else {
+        b.append(Character.isSurrogate(c) ? '\ufffd' : c);
+      }
+    }
+    return b.toString();
   }
 }

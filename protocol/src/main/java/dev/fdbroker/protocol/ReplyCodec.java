@@ -33,7 +33,7 @@ public final class ReplyCodec {
       for (int i = 0; i < files.size(); i++) {
         FileResult file = files.get(i);
         out.ascii(i == 0 ? FIRST_PATH : NEXT_PATH);
-        out.string(wireSafe(file.path()));
+        out.string(file.path());
         if (file instanceof FileResult.Granted granted) {
           out.ascii(GRANTED_FD);
           out.number(granted.fd());
@@ -44,7 +44,7 @@ public final class ReplyCodec {
           out.ascii(REFUSED_ERROR);
           out.string(refused.error().wireName());
           out.ascii(MESSAGE);
-          out.string(wireSafe(refused.message()));
+          out.string(refused.message());
         }
         out.put((byte) '}');
       }
@@ -62,7 +62,7 @@ public final class ReplyCodec {
       out.ascii(FAILED_ERROR);
       out.string(failed.error().wireName());
       out.ascii(MESSAGE);
-      out.string(wireSafe(failed.message()));
+      out.string(failed.message());
       out.put((byte) '}');
     }
     return out.finish();
@@ -87,7 +87,7 @@ public final class ReplyCodec {
 
   private static void id(Out out, RequestId id) {
     switch (id.kind()) {
-      case STRING -> out.string(wireSafe(id.text())); // a request can carry "\ud800" as its id too
+      case STRING -> out.string(id.text());
       case NUMBER -> out.ascii(ascii(id.text())); // the parser's own number text, checked when decoded
       case TRUE -> out.ascii(TRUE);
       case FALSE -> out.ascii(FALSE);
@@ -137,51 +137,16 @@ public final class ReplyCodec {
       count = NumberOutput.outputLong(v, buf, count);
     }
 
-    /** A JSON string; {@code s} must hold no unpaired surrogate. */
+    /** A JSON string (an unpaired surrogate written as U+FFFD). */
     void string(String s) {
       room(JsonText.maxQuotedBytes(s));
       count = JsonText.quoted(buf, count, s);
     }
 
     byte[] finish() {
-      int payload = count - ProtocolLimits.HEADER_BYTES;
-      buf[0] = (byte) (payload >>> 24);
-      buf[1] = (byte) (payload >>> 16);
-      buf[2] = (byte) (payload >>> 8);
-      buf[3] = (byte) payload;
+      FrameBuffer.putHeader(buf, count - ProtocolLimits.HEADER_BYTES);
       return Arrays.copyOf(buf, count);
     }
-  }
-
-  /**
-   * JSON text must be valid Unicode, so an unpaired surrogate (which a request can smuggle in as a
-   * {@code \ud800} escape, and which is refused as a bad path) is echoed as U+FFFD.
-   */
-  static String wireSafe(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (Character.isSurrogate(c)) {
-        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-          i++;
-          continue;
-        }
-        return replaceUnpairedSurrogates(s);
-      }
-    }
-    return s;
-  }
-
-  private static String replaceUnpairedSurrogates(String s) {
-    StringBuilder b = new StringBuilder(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-        b.append(c).append(s.charAt(++i));
-      } else {
-        b.append(Character.isSurrogate(c) ? '\ufffd' : c);
-      }
-    }
-    return b.toString();
   }
 
   /**

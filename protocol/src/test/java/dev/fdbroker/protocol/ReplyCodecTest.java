@@ -106,7 +106,7 @@ class ReplyCodecTest {
       g.writeStartObject();
       RequestId id = reply.id();
       if (id.kind() == RequestId.Kind.STRING) {
-        g.writeStringField("id", ReplyCodec.wireSafe(id.text()));
+        g.writeStringField("id", JsonText.wellFormed(id.text()));
       } else {
         id.write(g, "id");
       }
@@ -115,7 +115,7 @@ class ReplyCodecTest {
         g.writeArrayFieldStart("files");
         for (FileResult file : opened.files()) {
           g.writeStartObject();
-          g.writeStringField("path", ReplyCodec.wireSafe(file.path()));
+          g.writeStringField("path", JsonText.wellFormed(file.path()));
           if (file instanceof FileResult.Granted granted) {
             g.writeBooleanField("ok", true);
             g.writeNumberField("fd", granted.fd());
@@ -124,7 +124,7 @@ class ReplyCodecTest {
             FileResult.Refused refused = (FileResult.Refused) file;
             g.writeBooleanField("ok", false);
             g.writeStringField("error", refused.error().wireName());
-            g.writeStringField("message", ReplyCodec.wireSafe(refused.message()));
+            g.writeStringField("message", JsonText.wellFormed(refused.message()));
           }
           g.writeEndObject();
         }
@@ -138,7 +138,7 @@ class ReplyCodecTest {
         Reply.Failed failed = (Reply.Failed) reply;
         g.writeBooleanField("ok", false);
         g.writeStringField("error", failed.error().wireName());
-        g.writeStringField("message", ReplyCodec.wireSafe(failed.message()));
+        g.writeStringField("message", JsonText.wellFormed(failed.message()));
       }
       g.writeEndObject();
     }

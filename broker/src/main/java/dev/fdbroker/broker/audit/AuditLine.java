@@ -57,12 +57,12 @@ final class AuditLine {
   }
 
   static byte[] encode(AuditEvent e, Instant when) {
-    String exe = wellFormed(e.executable());
-    String op = wellFormed(e.op());
-    String path = wellFormed(e.path());
-    String decision = wellFormed(e.decision());
-    String rule = wellFormed(e.rule());
-    String error = wellFormed(e.error());
+    String exe = e.executable();
+    String op = e.op();
+    String path = e.path();
+    String decision = e.decision();
+    String rule = e.rule();
+    String error = e.error();
     // Fixed parts, at most 20 digits for each of 5 numbers, 29 for the time, and the strings.
     int most = 160 + 5 * 20 + 29 + most(exe) + most(op) + most(path) + most(decision) + most(rule) + most(error);
     byte[][] holder = SCRATCH.get();
@@ -101,32 +101,9 @@ final class AuditLine {
     return s == null ? NULL.length : JsonText.maxQuotedBytes(s);
   }
 
-  /** A JSON string value, or null. */
+  /** A JSON string value (an unpaired surrogate written as U+FFFD), or null. */
   private static int value(byte[] b, int n, String s) {
     return s == null ? put(b, n, NULL) : JsonText.quoted(b, n, s);
-  }
-
-  /**
-   * JSON strings are Unicode; a requested path can carry an unpaired surrogate (it is then refused
-   * as malformed), which is written as U+FFFD rather than break the line.
-   */
-  static String wellFormed(String s) {
-    if (s == null) {
-      return null;
-    }
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (Character.isSurrogate(c)) {
-        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-          i++;
-          continue;
-        }
-        StringBuilder b = new StringBuilder(s.length());
-        s.codePoints().forEach(cp -> b.appendCodePoint(cp >= 0xD800 && cp <= 0xDFFF ? 0xFFFD : cp));
-        return b.toString();
-      }
-    }
-    return s;
   }
 
   private static byte[] secondText(long epochSecond) {

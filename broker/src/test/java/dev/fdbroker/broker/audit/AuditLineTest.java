@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fdbroker.protocol.JsonText;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -53,7 +54,7 @@ class AuditLineTest {
       String path = b.toString();
       Instant when = Instant.ofEpochSecond(random.nextInt(2_000_000_000), random.nextInt(1_000_000_000));
       JsonNode n = parse(AuditLine.encode(event(path, path, path), when));
-      String expected = AuditLine.wellFormed(path);
+      String expected = JsonText.wellFormed(path);
       assertEquals(expected, n.get("path").asText());
       assertEquals(expected, n.get("exe").asText());
       assertEquals(expected, n.get("rule").asText());
