@@ -55,8 +55,10 @@ public final class AuditLog implements AutoCloseable {
   /** Records one event; never blocks and never throws. */
   public void record(AuditEvent event) {
     byte[] line = AuditLine.encode(event);
-    if (!async.offer(line)) {
-      async.offer(line); // the target was just switched (a reload): the new one takes it
+    // A refusal means the target was just switched (a reload) and the old one stopped: the new
+    // one takes the record. Refused by both (the log is closing), the record is counted as dropped.
+    if (!async.offer(line) && !async.offer(line)) {
+      metrics.auditDropped();
     }
   }
 

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -44,6 +45,8 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
   private final Runnable onDrop;
   private final ConcurrentLinkedQueue<byte[]> queue = new ConcurrentLinkedQueue<>();
   private final AtomicLong queuedBytes = new AtomicLong();
+  /** Threads inside {@link #offer} right now. */
+  private final AtomicInteger offering = new AtomicInteger();
   /** Held while writing to the target: by the flusher, or by a recording thread that found it free. */
   private final ReentrantLock writing = new ReentrantLock();
   /** Where queued lines are gathered into one write; used under {@link #writing}. */
@@ -76,9 +79,17 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
    * Returns false if this appender is stopped, and so takes nothing.
    */
   boolean offer(byte[] line) {
-    if (!isStarted()) {
-      return false;
+    // Counted in before looking at the state, counted out when done: stop() waits for the count to
+    // fall to zero after it stops taking records, so no record is queued after the last write.
+    offering.incrementAndGet();
+    try {
+      return isStarted() && enqueue(line);
+    } finally {
+      offering.decrementAndGet();
     }
+  }
+
+  private boolean enqueue(byte[] line) {
     long queued = queuedBytes.addAndGet(line.length);
     if (queued > MAX_QUEUED_BYTES) {
       queuedBytes.addAndGet(-line.length);
@@ -169,13 +180,21 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
     }
   }
 
-  /** Writes what is held, then stops the flusher and the target. */
+  /**
+   * Writes what is held, then stops the flusher and the target. Records offered from now on are
+   * refused ({@link #offer} returns false); those being offered are still written.
+   */
   @Override
   public void stop() {
     if (!isStarted()) {
       return;
     }
     super.stop(); // no more records taken
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (offering.get() > 0 && System.nanoTime() - deadline < 0) {
+      Thread.onSpinWait(); // a record being queued: microseconds, unless its thread lost its CPU
+      Thread.yield();
+    }
     stopping = true;
     LockSupport.unpark(flusher);
     try {
@@ -183,6 +202,14 @@ final class BatchingAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    target.stop();
+    // Whatever is left (a record queued as the flusher ended) is written, and the target stopped,
+    // under the lock that any thread writing to it holds.
+    writing.lock();
+    try {
+      writeQueued(Long.MAX_VALUE);
+      target.stop();
+    } finally {
+      writing.unlock();
+    }
   }
 }

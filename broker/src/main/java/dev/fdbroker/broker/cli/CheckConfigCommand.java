@@ -11,7 +11,7 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 final class CheckConfigCommand implements Callable<Integer> {
   private final CommandSpec spec = Main.withHelpOptions(CommandSpec.wrapWithoutInspection(this))
       .name("check-config")
-      .addPositional(PositionalParamSpec.builder().index("0").paramLabel("FILE").type(Path.class)
+      .addPositional(PositionalParamSpec.builder().index("0").required(true).paramLabel("FILE").type(Path.class)
           .description("The policy file (YAML, or JSON if it ends in .json).").build());
 
   CheckConfigCommand() {

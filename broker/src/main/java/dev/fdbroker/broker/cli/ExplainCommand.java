@@ -30,7 +30,7 @@ final class ExplainCommand implements Callable<Integer> {
           .description("The caller's uid (or user name).").build())
       .addOption(OptionSpec.builder("--gid").paramLabel("GID").type(String.class)
           .description("The caller's primary gid (or group name). Default: the user's primary group.").build())
-      .addPositional(PositionalParamSpec.builder().arity("1..*").paramLabel("PATH").type(List.class)
+      .addPositional(PositionalParamSpec.builder().arity("1..*").required(true).paramLabel("PATH").type(List.class)
           .auxiliaryTypes(String.class).description("Absolute paths, as a worker would request them.").build());
 
   private Path config;

@@ -24,7 +24,9 @@ public final class Main implements Runnable {
 
   public static void main(String[] args) {
     Preload.start();
-    System.exit(commandLine().execute(args));
+    CommandLine commandLine = commandLine(); // makes no logger: logging is being set up meanwhile
+    Preload.awaitLogging();
+    System.exit(commandLine.execute(args));
   }
 
   static CommandLine commandLine() {

@@ -2,6 +2,7 @@ package dev.fdbroker.broker.cli;
 
 import dev.fdbroker.broker.posix.Posix;
 import java.math.BigDecimal;
+import java.util.concurrent.CountDownLatch;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.slf4j.LoggerFactory;
 
@@ -18,13 +19,42 @@ import org.slf4j.LoggerFactory;
 final class Preload {
   private Preload() {}
 
+  /** Open once the logging system is initialized (or failed to be). */
+  private static final CountDownLatch LOGGING = new CountDownLatch(1);
+
   static void start() {
     Thread.ofPlatform().daemon(true).name("fdbroker-preload").start(Preload::run);
+  }
+
+  /**
+   * Waits until logging is initialized. Call it before the first logger is made anywhere else:
+   * SLF4J hands out stand-in loggers while it initializes, and one made at the wrong moment stays
+   * silent for good.
+   */
+  static void awaitLogging() {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        LOGGING.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private static void run() {
     try {
       LoggerFactory.getILoggerFactory();
+    } catch (Throwable e) {
+      // reported by the main thread
+    } finally {
+      LOGGING.countDown();
+    }
+    try {
       BigDecimal.ONE.scale();
       Posix.close(-1); // links the downcall (class initialization); EBADF, and nothing closed
       AFUNIXSocket.isSupported();

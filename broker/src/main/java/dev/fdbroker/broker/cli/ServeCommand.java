@@ -37,8 +37,6 @@ import picocli.CommandLine.Model.OptionSpec;
  * or bound at --socket), and serves until SIGTERM. SIGHUP reloads the policy.
  */
 final class ServeCommand implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
-
   private final CommandSpec spec = Main.withHelpOptions(CommandSpec.wrapWithoutInspection(this))
       .name("serve")
       .addOption(OptionSpec.builder("--config").required(true).paramLabel("FILE").type(Path.class)
@@ -63,6 +61,9 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException, InterruptedException {
+    // Made here, not when the class is loaded: the command line is built while logging is still
+    // being set up (Preload), and a logger made then could stay silent.
+    Logger log = LoggerFactory.getLogger(ServeCommand.class);
     // The metrics registry and its JVM meters take a while to set up and depend on nothing here:
     // made on a second thread while this one reads the policy and takes the socket.
     FutureTask<BrokerMetrics> metricsSetUp = new FutureTask<>(BrokerMetrics::new);
@@ -74,9 +75,11 @@ final class ServeCommand implements Callable<Integer> {
     Set<PosixFilePermission> mode;
     Policy policy;
     long loadStart = System.nanoTime();
+    long loadNanos;
     try {
       mode = SocketBinder.parseMode(socketMode);
       policy = Policy.load(config);
+      loadNanos = System.nanoTime() - loadStart;
     } catch (IllegalArgumentException | ConfigException e) {
       log.error("{}", e.getMessage());
       return Main.EXIT_USAGE;
@@ -104,7 +107,7 @@ final class ServeCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     BrokerMetrics metrics = setUp(metricsSetUp);
-    metrics.policyLoaded(1, policy.rules().size(), System.nanoTime() - loadStart);
+    metrics.policyLoaded(1, policy.rules().size(), loadNanos);
     SecureOpener opener = SecureOpener.forThisKernel();
     // Bound here, the socket file is ours to remove; inherited, it belongs to the service manager.
     SocketBinder.BoundSocket bound = inherited.isPresent() ? null : SocketBinder.bind(socket, mode, socketGroup);

@@ -13,8 +13,10 @@ import org.slf4j.Logger;
 
 /**
  * The operational log's configuration: human-readable lines on stderr, with a journald priority
- * prefix when stderr is the journal ({@link JournalPriority}); the level from FDBROKER_LOG_LEVEL
- * (default INFO). The audit log is set up apart (AuditLog): where it goes is part of the policy.
+ * prefix when stderr is the journal ({@link JournalPriority}); the level from FDBROKER_LOG_LEVEL,
+ * in the environment or as a system property (default INFO). With -Dlogback.configurationFile,
+ * logback's own configuration is used instead. The audit log is set up apart (AuditLog): where it
+ * goes is part of the policy.
  *
  * <p>In code rather than logback.xml: logback finds this class through the service loader before
  * it looks for XML, and parsing the XML (an XML parser, logback's Joran interpreter) was some 60 ms
@@ -25,6 +27,9 @@ public final class LogConfigurator extends ContextAwareBase implements Configura
 
   @Override
   public ExecutionStatus configure(LoggerContext context) {
+    if (System.getProperty("logback.configurationFile") != null) {
+      return ExecutionStatus.INVOKE_NEXT_IF_ANY; // an operator's own logback configuration wins
+    }
     // As logback.xml once said: logback's own status messages are not shown (the audit log
     // counts its write errors itself).
     context.getStatusManager().add(new NopStatusListener());
@@ -44,7 +49,8 @@ public final class LogConfigurator extends ContextAwareBase implements Configura
     stderr.setEncoder(encoder);
     stderr.start();
     ch.qos.logback.classic.Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
-    root.setLevel(level(System.getenv("FDBROKER_LOG_LEVEL")));
+    String level = System.getenv("FDBROKER_LOG_LEVEL");
+    root.setLevel(level(level != null ? level : System.getProperty("FDBROKER_LOG_LEVEL")));
     root.addAppender(stderr);
     return ExecutionStatus.DO_NOT_INVOKE_NEXT_IF_ANY;
   }

@@ -104,8 +104,9 @@ final class RequestHandler {
     int granted = 0;
     try {
       List<FileResult> results = new ArrayList<>(paths.size());
-      long t0 = start; // each path's time runs from where the one before ended
-      for (String path : paths) {
+      long t0 = start; // the first path's time includes decoding the request
+      for (int i = 0; i < paths.size(); i++) {
+        String path = paths.get(i);
         PathOutcome outcome = openOne(snapshot, peer, path);
         FileResult result = outcome.result();
         if (result instanceof FileResult.Granted g) {
@@ -113,7 +114,10 @@ final class RequestHandler {
           result = new FileResult.Granted(path, granted++, g.size());
         }
         results.add(result);
-        t0 = audited(peer, path, outcome, t0);
+        audited(peer, path, outcome, t0);
+        if (i + 1 < paths.size()) {
+          t0 = System.nanoTime();
+        }
       }
       byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
       if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
@@ -156,8 +160,8 @@ final class RequestHandler {
     return new PathOutcome(result, "allow", rule);
   }
 
-  /** Counts and audits one path's outcome; returns the time now (System.nanoTime()). */
-  private long audited(Peer peer, String path, PathOutcome outcome, long startNanos) {
+  /** Counts and audits one path's outcome, which took from {@code startNanos} until now. */
+  private void audited(Peer peer, String path, PathOutcome outcome, long startNanos) {
     String error = null;
     if (outcome.result() instanceof FileResult.Refused r) {
       error = r.error().wireName();
@@ -166,10 +170,8 @@ final class RequestHandler {
       metrics.fileGranted();
     }
     Caller c = peer.caller();
-    long now = System.nanoTime();
     audit.record(new AuditEvent(peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "open",
-        path, outcome.decision(), outcome.rule(), error, (now - startNanos) / 1000));
-    return now;
+        path, outcome.decision(), outcome.rule(), error, (System.nanoTime() - startNanos) / 1000));
   }
 
   private static void closeAll(int[] fds, int count) {

@@ -1,6 +1,7 @@
 package dev.fdbroker.broker.audit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
@@ -91,6 +92,38 @@ class BatchingAppenderTest {
       String[] p = line.split(" ");
       int t = Integer.parseInt(p[0]);
       assertEquals(next[t]++, Integer.parseInt(p[1]), "thread " + t + "'s records in order");
+    }
+  }
+
+  @Test
+  void everyRecordTakenWhileStoppingIsWrittenAndTheRestAreRefused() throws Exception {
+    for (int trial = 0; trial < 30; trial++) {
+      LoggerContext context = new LoggerContext();
+      ByteArrayOutputStream sink = new ByteArrayOutputStream();
+      BatchingAppender appender = new BatchingAppender(target(context, sink), () -> { });
+      appender.setContext(context);
+      appender.start();
+      AtomicInteger taken = new AtomicInteger();
+      byte[] line = "x\n".getBytes(StandardCharsets.UTF_8);
+      List<Thread> ts = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        ts.add(Thread.ofPlatform().start(() -> {
+          while (appender.offer(line)) {
+            taken.incrementAndGet();
+          }
+        }));
+      }
+      Thread.sleep(5);
+      appender.stop(); // as a reload stops the old target while requests go on
+      for (Thread t : ts) {
+        t.join();
+      }
+      assertFalse(appender.offer(line), "a stopped appender takes nothing");
+      String written;
+      synchronized (sink) {
+        written = sink.toString(StandardCharsets.UTF_8);
+      }
+      assertEquals(taken.get(), written.length() / 2, "trial " + trial + ": every record taken was written, once");
     }
   }
 

@@ -85,6 +85,21 @@ class CliIT {
   }
 
   @Test
+  void aMissingArgumentIsAUsageErrorThatNamesIt() throws Exception {
+    ItSupport.Result noFile = fdbroker("check-config");
+    assertEquals(2, noFile.exit());
+    assertTrue(noFile.stderr().startsWith("Missing required parameter: 'FILE'\nUsage: fdbroker check-config"), noFile.stderr());
+    Path p = policy("any.yaml", "rules: []\n");
+    ItSupport.Result noPath = fdbroker("explain", "--config", p.toString(), "--uid", "0");
+    assertEquals(2, noPath.exit());
+    assertTrue(noPath.stderr().startsWith("Missing required parameter: 'PATH'\nUsage: fdbroker explain"), noPath.stderr());
+    assertEquals("", noPath.stdout(), "nothing is explained without a path");
+    ItSupport.Result noConfig = fdbroker("serve", "--socket", dir.resolve("s.sock").toString());
+    assertEquals(2, noConfig.exit());
+    assertTrue(noConfig.stderr().startsWith("Missing required option: '--config=FILE'\nUsage: fdbroker serve"), noConfig.stderr());
+  }
+
+  @Test
   void explainSaysWhichRuleDecided() throws Exception {
     Path p = policy("explain.yaml", """
         rules:
