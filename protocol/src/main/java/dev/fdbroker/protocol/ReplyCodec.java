@@ -3,11 +3,8 @@ package dev.fdbroker.protocol;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.io.NumberOutput;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /** Reply frames: encoding (broker side) and decoding (client side). */
@@ -17,135 +14,81 @@ public final class ReplyCodec {
   /**
    * Encodes a reply as a complete frame, header included. The result may exceed the frame limit.
    *
-   * <p>The broker encodes a reply for every request, so this assembles the bytes directly: the
-   * structure is fixed, numbers are written by Jackson's {@link NumberOutput} and every string with
-   * Jackson's escaping ({@link JsonText}). Setting up a generator
-   * cost more than the rest of the encoding. ReplyCodecTest checks the output against Jackson's
-   * generator, byte for byte.
+   * <p>The broker encodes a reply for every request, so this assembles the bytes directly
+   * ({@link JsonBytes}): setting up a generator cost more than the rest of the encoding.
+   * ReplyCodecTest checks the output against Jackson's generator, byte for byte.
    */
   public static byte[] encode(Reply reply) {
-    Out out = new Out();
-    out.ascii(ID);
+    JsonBytes out = JsonBytes.start(ProtocolLimits.HEADER_BYTES);
+    out.raw(ID);
     id(out, reply.id());
     if (reply instanceof Reply.Opened opened) {
-      out.ascii(OK_FILES);
+      out.raw(OK_FILES);
       List<FileResult> files = opened.files();
       for (int i = 0; i < files.size(); i++) {
         FileResult file = files.get(i);
-        out.ascii(i == 0 ? FIRST_PATH : NEXT_PATH);
+        out.raw(i == 0 ? FIRST_PATH : NEXT_PATH);
         out.string(file.path());
         if (file instanceof FileResult.Granted granted) {
-          out.ascii(GRANTED_FD);
+          out.raw(GRANTED_FD);
           out.number(granted.fd());
-          out.ascii(SIZE);
+          out.raw(SIZE);
           out.number(granted.size());
         } else {
           FileResult.Refused refused = (FileResult.Refused) file;
-          out.ascii(REFUSED_ERROR);
+          out.raw(REFUSED_ERROR);
           out.string(refused.error().wireName());
-          out.ascii(MESSAGE);
+          out.raw(MESSAGE);
           out.string(refused.message());
         }
         out.put((byte) '}');
       }
-      out.ascii(END_FILES);
+      out.raw(END_FILES);
     } else if (reply instanceof Reply.Pong pong) {
-      out.ascii(OK_VERSION);
+      out.raw(OK_VERSION);
       out.string(pong.brokerVersion());
-      out.ascii(PROTOCOL);
+      out.raw(PROTOCOL);
       out.number(pong.protocolVersion());
-      out.ascii(MAX_PATHS);
+      out.raw(MAX_PATHS);
       out.number(pong.maxPaths());
       out.put((byte) '}');
     } else {
       Reply.Failed failed = (Reply.Failed) reply;
-      out.ascii(FAILED_ERROR);
+      out.raw(FAILED_ERROR);
       out.string(failed.error().wireName());
-      out.ascii(MESSAGE);
+      out.raw(MESSAGE);
       out.string(failed.message());
       out.put((byte) '}');
     }
-    return out.finish();
+    byte[] frame = out.toBytes();
+    FrameBuffer.putHeader(frame, frame.length - ProtocolLimits.HEADER_BYTES);
+    return frame;
   }
 
-  private static final byte[] ID = ascii("{\"id\":");
-  private static final byte[] OK_FILES = ascii(",\"ok\":true,\"files\":[");
-  private static final byte[] FIRST_PATH = ascii("{\"path\":");
-  private static final byte[] NEXT_PATH = ascii(",{\"path\":");
-  private static final byte[] GRANTED_FD = ascii(",\"ok\":true,\"fd\":");
-  private static final byte[] SIZE = ascii(",\"size\":");
-  private static final byte[] REFUSED_ERROR = ascii(",\"ok\":false,\"error\":");
-  private static final byte[] MESSAGE = ascii(",\"message\":");
-  private static final byte[] END_FILES = ascii("]}");
-  private static final byte[] OK_VERSION = ascii(",\"ok\":true,\"version\":");
-  private static final byte[] PROTOCOL = ascii(",\"protocol\":");
-  private static final byte[] MAX_PATHS = ascii(",\"max_paths\":");
-  private static final byte[] FAILED_ERROR = ascii(",\"ok\":false,\"error\":");
-  private static final byte[] TRUE = ascii("true");
-  private static final byte[] FALSE = ascii("false");
-  private static final byte[] NULL = ascii("null");
+  private static final byte[] ID = JsonBytes.ascii("{\"id\":");
+  private static final byte[] OK_FILES = JsonBytes.ascii(",\"ok\":true,\"files\":[");
+  private static final byte[] FIRST_PATH = JsonBytes.ascii("{\"path\":");
+  private static final byte[] NEXT_PATH = JsonBytes.ascii(",{\"path\":");
+  private static final byte[] GRANTED_FD = JsonBytes.ascii(",\"ok\":true,\"fd\":");
+  private static final byte[] SIZE = JsonBytes.ascii(",\"size\":");
+  private static final byte[] REFUSED_ERROR = JsonBytes.ascii(",\"ok\":false,\"error\":");
+  private static final byte[] MESSAGE = JsonBytes.ascii(",\"message\":");
+  private static final byte[] END_FILES = JsonBytes.ascii("]}");
+  private static final byte[] OK_VERSION = JsonBytes.ascii(",\"ok\":true,\"version\":");
+  private static final byte[] PROTOCOL = JsonBytes.ascii(",\"protocol\":");
+  private static final byte[] MAX_PATHS = JsonBytes.ascii(",\"max_paths\":");
+  private static final byte[] FAILED_ERROR = JsonBytes.ascii(",\"ok\":false,\"error\":");
+  private static final byte[] TRUE = JsonBytes.ascii("true");
+  private static final byte[] FALSE = JsonBytes.ascii("false");
+  private static final byte[] NULL = JsonBytes.ascii("null");
 
-  private static void id(Out out, RequestId id) {
+  private static void id(JsonBytes out, RequestId id) {
     switch (id.kind()) {
       case STRING -> out.string(id.text());
-      case NUMBER -> out.ascii(ascii(id.text())); // the parser's own number text, checked when decoded
-      case TRUE -> out.ascii(TRUE);
-      case FALSE -> out.ascii(FALSE);
-      default -> out.ascii(NULL);
-    }
-  }
-
-  private static byte[] ascii(String s) {
-    return s.getBytes(StandardCharsets.US_ASCII);
-  }
-
-  /**
-   * Where a thread assembles its replies: one allocation per reply (the frame itself) instead of a
-   * growing buffer and a copy. Kept only while small.
-   */
-  private static final ThreadLocal<byte[][]> SCRATCH = ThreadLocal.withInitial(() -> new byte[][] {new byte[4096]});
-  private static final int KEPT_SCRATCH = 16 * 1024;
-
-  /** A frame being assembled: the header's place first, then the JSON payload. */
-  private static final class Out {
-    private final byte[][] holder = SCRATCH.get();
-    private byte[] buf = holder[0];
-    private int count = ProtocolLimits.HEADER_BYTES;
-
-    private void room(int n) {
-      if (count + n > buf.length) {
-        buf = Arrays.copyOf(buf, Math.max(count + n, buf.length * 2));
-        if (buf.length <= KEPT_SCRATCH) {
-          holder[0] = buf;
-        }
-      }
-    }
-
-    void put(byte b) {
-      room(1);
-      buf[count++] = b;
-    }
-
-    void ascii(byte[] bytes) {
-      room(bytes.length);
-      System.arraycopy(bytes, 0, buf, count, bytes.length);
-      count += bytes.length;
-    }
-
-    void number(long v) {
-      room(20);
-      count = NumberOutput.outputLong(v, buf, count);
-    }
-
-    /** A JSON string (an unpaired surrogate written as U+FFFD). */
-    void string(String s) {
-      room(JsonText.maxQuotedBytes(s));
-      count = JsonText.quoted(buf, count, s);
-    }
-
-    byte[] finish() {
-      FrameBuffer.putHeader(buf, count - ProtocolLimits.HEADER_BYTES);
-      return Arrays.copyOf(buf, count);
+      case NUMBER -> out.raw(JsonBytes.ascii(id.text())); // the parser's own number text, checked when decoded
+      case TRUE -> out.raw(TRUE);
+      case FALSE -> out.raw(FALSE);
+      default -> out.raw(NULL);
     }
   }
 

@@ -1,7 +1,5 @@
 package dev.fdbroker.broker.audit;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
@@ -22,16 +20,12 @@ import org.slf4j.LoggerFactory;
  * <p>Records are encoded by the recording thread and queued in a bounded queue
  * ({@link BatchingAppender}), which never blocks a request: if writing falls behind (a slow or
  * stuck disk), records are dropped and counted ({@code fdbroker_audit_dropped_total}). Write
- * failures (a full disk) are counted too ({@code fdbroker_audit_write_errors_total}). Events
- * logged to the {@code fdbroker.audit} logger with an {@link AuditEvent} argument take the same
- * route; the broker itself skips the logger, whose logging event it does not need.
+ * failures (a full disk) are counted too ({@code fdbroker_audit_write_errors_total}). Records
+ * skip logback's loggers and logging events, which the audit does not need.
  */
 public final class AuditLog implements AutoCloseable {
   private static final org.slf4j.Logger ops = LoggerFactory.getLogger(AuditLog.class);
-  static final String LOGGER = "fdbroker.audit";
-
   private final LoggerContext context;
-  private final Logger logger;
   private final BrokerMetrics metrics;
   private volatile BatchingAppender async;
   private Path file;
@@ -39,9 +33,6 @@ public final class AuditLog implements AutoCloseable {
   private AuditLog(LoggerContext context, BrokerMetrics metrics) {
     this.context = context;
     this.metrics = metrics;
-    this.logger = context.getLogger(LOGGER);
-    logger.setAdditive(false);
-    logger.setLevel(Level.INFO);
   }
 
   /** An audit log writing to {@code file}, or to stderr if null. */
@@ -81,11 +72,9 @@ public final class AuditLog implements AutoCloseable {
     next.setContext(context);
     next.setName("audit-batching");
     next.start();
-    logger.addAppender(next);
     async = next;
     this.file = file;
     if (previous != null) {
-      logger.detachAppender(previous);
       previous.stop(); // writes what it holds, then closes its target
     }
   }
@@ -114,7 +103,11 @@ public final class AuditLog implements AutoCloseable {
     return encoder;
   }
 
-  /** Logging events with an {@link AuditEvent} argument, as audit lines; others are not audit records. */
+  /**
+   * The target's encoder: logback's appenders need one to start, though the audit's records reach
+   * the target already encoded. Handed a logging event with an {@link AuditEvent} argument, it
+   * writes the same line.
+   */
   private static final class LineEncoder extends EncoderBase<ILoggingEvent> {
     @Override
     public byte[] headerBytes() {
@@ -139,7 +132,6 @@ public final class AuditLog implements AutoCloseable {
   @Override
   public synchronized void close() {
     if (async != null) {
-      logger.detachAppender(async);
       async.stop();
     }
   }

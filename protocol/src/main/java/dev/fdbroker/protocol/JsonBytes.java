@@ -1,0 +1,97 @@
+package dev.fdbroker.protocol;
+
+import com.fasterxml.jackson.core.io.NumberOutput;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * A JSON text assembled as bytes, for the encoders whose structure is fixed and which run once per
+ * request or per path (replies, audit lines): fixed parts are copied, numbers written by Jackson's
+ * {@link NumberOutput}, strings with Jackson's escaping ({@link JsonText}).
+ *
+ * <p>Each thread has one, reused, so that the text itself ({@link #toBytes}) is the only
+ * allocation. So one text at a time per thread, from {@link #start} to {@link #toBytes}: an encoder
+ * calls nothing but these methods in between.
+ */
+public final class JsonBytes {
+  private static final ThreadLocal<JsonBytes> OF_THIS_THREAD = ThreadLocal.withInitial(JsonBytes::new);
+  private static final int INITIAL = 4096;
+  /** A buffer grown past this (a huge path, once) is not kept for the thread's next text. */
+  private static final int KEPT = 64 * 1024;
+
+  private byte[] buf = new byte[INITIAL];
+  private int count;
+
+  private JsonBytes() {}
+
+  /** This thread's builder, empty but for {@code reserved} leading bytes (a frame's header). */
+  public static JsonBytes start(int reserved) {
+    JsonBytes b = OF_THIS_THREAD.get();
+    if (b.buf.length > KEPT) {
+      b.buf = new byte[INITIAL];
+    }
+    b.count = 0;
+    b.room(reserved);
+    b.count = reserved;
+    return b;
+  }
+
+  private void room(int n) {
+    if (count + n > buf.length) {
+      buf = Arrays.copyOf(buf, Math.max(count + n, buf.length * 2));
+    }
+  }
+
+  public JsonBytes put(byte b) {
+    room(1);
+    buf[count++] = b;
+    return this;
+  }
+
+  /** Bytes written as they are: a fixed part of the text. */
+  public JsonBytes raw(byte[] bytes) {
+    room(bytes.length);
+    System.arraycopy(bytes, 0, buf, count, bytes.length);
+    count += bytes.length;
+    return this;
+  }
+
+  public JsonBytes number(long v) {
+    room(20);
+    count = NumberOutput.outputLong(v, buf, count);
+    return this;
+  }
+
+  /** {@code v} in exactly {@code width} digits, zero-padded; {@code v} must be non-negative and fit. */
+  public JsonBytes digits(long v, int width) {
+    room(width);
+    for (int i = width - 1; i >= 0; i--) {
+      buf[count + i] = (byte) ('0' + v % 10);
+      v /= 10;
+    }
+    count += width;
+    return this;
+  }
+
+  /** A JSON string (an unpaired surrogate written as U+FFFD), or {@code null} for null. */
+  public JsonBytes string(String s) {
+    if (s == null) {
+      return raw(NULL);
+    }
+    room(JsonText.maxQuotedBytes(s));
+    count = JsonText.quoted(buf, count, s);
+    return this;
+  }
+
+  /** The text, reserved bytes included, in an array of its own. */
+  public byte[] toBytes() {
+    return Arrays.copyOf(buf, count);
+  }
+
+  /** {@code s} as US-ASCII bytes, for the fixed parts a text is made of. */
+  public static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static final byte[] NULL = ascii("null");
+}
