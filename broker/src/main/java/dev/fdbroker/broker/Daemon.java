@@ -7,7 +7,6 @@ import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Policy;
 import dev.fdbroker.broker.server.BrokerServer;
 import dev.fdbroker.broker.systemd.SdNotify;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
@@ -83,7 +82,7 @@ public final class Daemon {
 
   /**
    * Begins shutdown: stop accepting, so that {@link BrokerServer#serve()} returns; the caller then
-   * calls {@link #finish}.
+   * closes the listening socket if it is its own, and calls {@link #finish}.
    */
   public void stop() {
     synchronized (this) {
@@ -94,11 +93,7 @@ public final class Daemon {
     }
     log.info("stopping: no new connections; letting requests in progress finish");
     notify.stopping("stopping");
-    try {
-      server.close();
-    } catch (IOException e) {
-      log.warn("closing the listening socket: {}", e.toString());
-    }
+    server.stopAccepting();
   }
 
   /** Drains the connections, waiting at most {@code grace}. */

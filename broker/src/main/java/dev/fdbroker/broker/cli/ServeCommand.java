@@ -99,8 +99,8 @@ final class ServeCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     if (inheritedMetrics.isPresent() && !MetricsAddress.SYSTEMD.equals(listen)) {
+      // Left open and alone, not closed: it is systemd's, and a later broker may serve it.
       log.warn("a metrics socket was passed but the policy does not say metrics.listen: systemd; not serving it");
-      inheritedMetrics.get().close();
     }
     if (inherited.isEmpty() && socket == null) {
       log.error("no socket: give --socket PATH, or start the broker under socket activation");
@@ -136,11 +136,14 @@ final class ServeCommand implements Callable<Integer> {
       log.error("the listening socket failed; stopping");
       daemon.stop();
     }
-    Duration limit = current.get().limits().requestTimeout().plusSeconds(2);
-    daemon.finish(limit);
+    // A socket of our own goes now, so that clients are refused at once rather than wait in its
+    // backlog. An inherited one is never closed or shut down: the service manager keeps it
+    // listening, and the next broker serves whoever waits in it.
     if (bound != null) {
       bound.close();
     }
+    Duration limit = current.get().limits().requestTimeout().plusSeconds(2);
+    daemon.finish(limit);
     if (endpoint != null) {
       endpoint.close();
     }

@@ -1,6 +1,7 @@
 package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.logging.ThrottledLog;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.Caller;
@@ -10,9 +11,10 @@ import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
-import java.io.Closeable;
 import java.io.IOException;
 import java.io.FileDescriptor;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,6 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.newsclub.net.unix.AFUNIXServerSocket;
+import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
@@ -47,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * blocked on a socket and polls that socket from a small pool (as many threads as cores, one second
  * at a time), so a few idle connections starved busy ones.
  */
-public final class BrokerServer implements Closeable {
+public final class BrokerServer {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
   /** Refused connections allowed to linger at once (see {@link Connection#REFUSAL_LINGER_MILLIS}). */
   private static final int MAX_LINGERING_REFUSALS = 64;
@@ -71,6 +74,9 @@ public final class BrokerServer implements Closeable {
   private final AtomicInteger refusing = new AtomicInteger();
   private volatile boolean closed;
   private volatile boolean accepting;
+  /** Wakes the accept loop when it is to stop. */
+  private volatile Selector acceptWakeup;
+  private final ThrottledLog acceptFailures = new ThrottledLog(log, Duration.ofMinutes(1));
   /** A spare descriptor, given up to answer busy when the process is out of them. */
   private int reserveFd = reserve();
   private boolean descriptorWarningGiven;
@@ -94,45 +100,75 @@ public final class BrokerServer implements Closeable {
     this.parker = new Parker(servers);
   }
 
-  /** Accepts and serves connections until {@link #close()}. */
+  /**
+   * Accepts and serves connections until {@link #stopAccepting()}. The listening socket is waited
+   * on in a selector, never in a blocking accept: a thread blocked in accept can only be woken by
+   * shutting the socket down, and an inherited socket must never be shut down (see {@link
+   * #stopAccepting}).
+   */
   public void serve() throws IOException {
     parker.start();
-    accepting = true;
-    try {
-      acceptLoop();
+    try (Selector selector = AFUNIXSelectorProvider.provider().openSelector()) {
+      server.configureBlocking(false);
+      server.register(selector, SelectionKey.OP_ACCEPT);
+      acceptWakeup = selector;
+      accepting = true;
+      acceptLoop(selector);
     } finally {
       accepting = false;
     }
   }
 
-  private void acceptLoop() {
+  private void acceptLoop(Selector selector) {
+    long backoffMillis = 0;
     while (!closed) {
-      AFUNIXSocketChannel channel;
       try {
-        channel = server.accept();
+        selector.select();
+        selector.selectedKeys().clear();
       } catch (IOException e) {
-        if (closed || !server.isOpen()) {
-          return;
-        }
-        if (outOfDescriptors(e)) {
-          refuseWithReserve();
-        } else {
-          log.warn("accept failed: {}", e.toString());
-          sleepQuietly(50); // do not spin on a persistent error
-        }
+        acceptFailures.warn("waiting for connections failed: {}", e.toString());
+        backoffMillis = backOff(backoffMillis);
         continue;
       }
-      if (closed) {
-        closeQuietly(channel); // accepted just as we stopped: not served
-        return;
-      }
-      try {
-        admit(channel, nextConnectionId++);
-      } catch (IOException | RuntimeException e) {
-        log.warn("could not take a new connection: {}", e.toString());
-        closeQuietly(channel);
+      // Take every connection waiting, then wait again.
+      while (!closed) {
+        AFUNIXSocketChannel channel;
+        try {
+          channel = server.accept();
+        } catch (IOException e) {
+          if (outOfDescriptors(e)) {
+            refuseWithReserve();
+          } else {
+            // Not ours to fix (the socket broken by another process, a kernel limit): say so,
+            // rarely, and wait longer each time instead of spinning.
+            acceptFailures.warn("accept failed: {}", e.toString());
+            backoffMillis = backOff(backoffMillis);
+          }
+          break;
+        }
+        if (channel == null) {
+          break; // none left waiting
+        }
+        backoffMillis = 0;
+        if (closed) {
+          closeQuietly(channel); // accepted just as we stopped: not served
+          return;
+        }
+        try {
+          admit(channel, nextConnectionId++);
+        } catch (IOException | RuntimeException e) {
+          log.warn("could not take a new connection: {}", e.toString());
+          closeQuietly(channel);
+        }
       }
     }
+  }
+
+  /** Sleeps {@code previous} doubled (10 ms to 1 s); returns how long. */
+  private static long backOff(long previousMillis) {
+    long millis = Math.min(1000, Math.max(10, previousMillis * 2));
+    sleepQuietly(millis);
+    return millis;
   }
 
   private void admit(AFUNIXSocketChannel channel, long id) throws IOException {
@@ -276,12 +312,35 @@ public final class BrokerServer implements Closeable {
       Posix.close(reserveFd);
       reserveFd = -1;
     }
-    try (AFUNIXSocketChannel channel = server.accept()) {
-      metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
-      Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, "the broker is out of descriptors; try again later");
+    try {
+      AFUNIXSocketChannel channel = server.accept();
+      if (channel != null) {
+        metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
+        refuseOnThisThread(channel, "the broker is out of descriptors; try again later");
+      }
+    } catch (IOException e) {
+      sleepQuietly(50);
+    } finally {
+      reserveFd = reserve();
+      if (reserveFd < 0) {
+        sleepQuietly(50); // still exhausted: let connections finish before trying again
+      }
+    }
+    if (!descriptorWarningGiven) {
+      descriptorWarningGiven = true;
+      log.warn("out of descriptors (RLIMIT_NOFILE): answering new connections busy until some close");
+    }
+  }
+
+  /**
+   * Tells a connection busy and closes it, on the accepting thread, when there is no serving thread
+   * to do it: a fresh socket has room for one small reply. Then a short linger, as for any refusal:
+   * closing on the client's unread request would reset the connection before it reads why.
+   */
+  private static void refuseOnThisThread(AFUNIXSocketChannel channel, String why) {
+    try (channel) {
+      Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, why);
       channel.configureBlocking(false);
-      // A fresh socket has room for one small reply. Then a short linger, as for any refusal: closing
-      // on the client's unread request would reset the connection before it reads why.
       channel.write(java.nio.ByteBuffer.wrap(Response.last(busy, null, null).frame()));
       channel.shutdownOutput();
       java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(4096);
@@ -297,16 +356,7 @@ public final class BrokerServer implements Closeable {
         }
       }
     } catch (IOException e) {
-      sleepQuietly(50);
-    } finally {
-      reserveFd = reserve();
-      if (reserveFd < 0) {
-        sleepQuietly(50); // still exhausted: let connections finish before trying again
-      }
-    }
-    if (!descriptorWarningGiven) {
-      descriptorWarningGiven = true;
-      log.warn("out of descriptors (RLIMIT_NOFILE): answering new connections busy until some close");
+      // the client is gone: nothing to tell
     }
   }
 
@@ -362,14 +412,18 @@ public final class BrokerServer implements Closeable {
     return clean;
   }
 
-  /** Stops accepting; {@link #serve()} returns. Connections in progress run on until drained. */
-  @Override
-  public void close() throws IOException {
+  /**
+   * Stops accepting; {@link #serve()} returns. Connections in progress run on until drained.
+   *
+   * <p>The listening socket is left as it is: only its owner closes it. An inherited one belongs to
+   * the service manager, which keeps it listening for the next broker; shutting it down (as closing
+   * it through junixsocket does) would leave it refusing every connection, the next broker's too.
+   */
+  public void stopAccepting() {
     closed = true;
-    server.close();
-    if (reserveFd >= 0) {
-      Posix.close(reserveFd);
-      reserveFd = -1;
+    Selector selector = acceptWakeup;
+    if (selector != null) {
+      selector.wakeup();
     }
   }
 

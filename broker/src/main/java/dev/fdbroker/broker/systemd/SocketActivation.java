@@ -81,17 +81,29 @@ public final class SocketActivation {
     }
     checkListening(requestFd, Posix.AF_UNIX, "the request socket; check ListenStream= in fdbroker.socket, and Accept=no");
     AFUNIXServerSocket requests = FileDescriptorCast.unsafeUsing(requestFd).as(AFUNIXServerSocket.class);
-    // The socket file belongs to the service manager, which keeps listening on it after we stop.
-    requests.setDeleteOnClose(false);
+    keepForTheServiceManager(requests);
     Optional<AFServerSocket<?>> metrics = Optional.empty();
     if (metricsFd != null) {
       checkListening(metricsFd, -1, "the metrics socket; check ListenStream= in fdbroker-metrics.socket");
       // Any family (usually TCP): junixsocket wraps what it has no class for in a generic socket.
       AFServerSocket<?> socket = FileDescriptorCast.unsafeUsing(metricsFd).as(AFServerSocket.class);
-      socket.setDeleteOnClose(false);
+      keepForTheServiceManager(socket);
       metrics = Optional.of(socket);
     }
     return Optional.of(new Sockets(requests, metrics));
+  }
+
+  /**
+   * An inherited socket is never shut down and never closed: the service manager holds the same
+   * socket and keeps it listening for the next broker (while none runs, connections wait in its
+   * backlog). A shutdown would leave it refusing connections, or failing accept with EINVAL, for
+   * every broker after this one. junixsocket shuts a socket down when it closes it, so the broker
+   * never closes these (they go with the process); this also keeps junixsocket's cleaner, should
+   * the object ever be collected, from shutting it down, and from removing the socket file.
+   */
+  private static void keepForTheServiceManager(AFServerSocket<?> socket) {
+    socket.setShutdownOnClose(false);
+    socket.setDeleteOnClose(false);
   }
 
   /** A listening stream socket of the given family (-1: any). */
