@@ -83,6 +83,19 @@ public final class JsonBytes {
     return this;
   }
 
+  /**
+   * A JSON string as {@link #string}, with the characters line-based tools take for line ends
+   * escaped too ({@link JsonText#quotedOnOneLine}): for texts read line by line.
+   */
+  public JsonBytes stringOnOneLine(String s) {
+    if (s == null) {
+      return raw(NULL);
+    }
+    room(JsonText.maxQuotedBytes(s));
+    count = JsonText.quotedOnOneLine(buf, count, s);
+    return this;
+  }
+
   /** The text, reserved bytes included, in an array of its own. */
   public byte[] toBytes() {
     return Arrays.copyOf(buf, count);

@@ -30,21 +30,54 @@ public final class JsonText {
    * U+FFFD ({@link #wellFormed}).
    */
   public static int quoted(byte[] b, int n, String s) {
-    int length = s.length();
     b[n] = '"';
-    int start = n + 1;
-    for (int i = 0; i < length; i++) {
+    int end = escaped(b, n + 1, s, 0, s.length());
+    b[end] = '"';
+    return end + 1;
+  }
+
+  /**
+   * As {@link #quoted}, and also escapes U+0085 (NEL), U+2028 and U+2029 (each as a backslash, a
+   * u and four hex digits): JSON lets them stand raw in a string, but line-based tools
+   * (Python's splitlines, some log shippers, JavaScript before ES2019) take them for line ends, so
+   * a value holding one would split a JSON line in two for them. For texts read line by line.
+   */
+  public static int quotedOnOneLine(byte[] b, int n, String s) {
+    b[n] = '"';
+    int end = n + 1;
+    int from = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\u0085' || c == '\u2028' || c == '\u2029') {
+        end = escaped(b, end, s, from, i);
+        b[end++] = '\\';
+        b[end++] = 'u';
+        for (int shift = 12; shift >= 0; shift -= 4) {
+          b[end++] = (byte) Character.forDigit((c >> shift) & 0xf, 16);
+        }
+        from = i + 1;
+      }
+    }
+    end = escaped(b, end, s, from, s.length());
+    b[end] = '"';
+    return end + 1;
+  }
+
+  /**
+   * Writes {@code s[from, to)} escaped, without quotes, at {@code b[n]}; returns the index after it.
+   * (A line-end char splits a string only between whole chars of the BMP, never inside a pair.)
+   */
+  private static int escaped(byte[] b, int n, String s, int from, int to) {
+    for (int i = from; i < to; i++) {
       char c = s.charAt(i);
       if (c >= 0x80 || ESCAPES[c] != 0) {
-        byte[] escaped = STRINGS.quoteAsUTF8(wellFormed(s));
-        System.arraycopy(escaped, 0, b, start, escaped.length);
-        b[start + escaped.length] = '"';
-        return start + escaped.length + 1;
+        byte[] escaped = STRINGS.quoteAsUTF8(wellFormed(s.substring(from, to)));
+        System.arraycopy(escaped, 0, b, n, escaped.length);
+        return n + escaped.length;
       }
-      b[start + i] = (byte) c;
+      b[n + i - from] = (byte) c;
     }
-    b[start + length] = '"';
-    return start + length + 1;
+    return n + to - from;
   }
 
   /**

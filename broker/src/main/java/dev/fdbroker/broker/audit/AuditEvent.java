@@ -1,19 +1,36 @@
 package dev.fdbroker.broker.audit;
 
+import java.time.Instant;
+
 /**
  * One audit record: the broker's decision on one path, or a request refused as a whole. Written as
  * one JSON line by {@link AuditLine}.
  *
+ * @param time when the decision was made
  * @param connection the connection's id, to group one client's requests
  * @param executable the caller's executable, from /proc (best effort: null if unreadable)
  * @param op "open", "ping" or "invalid" (a request refused as a whole)
  * @param path the path exactly as requested, or null for a whole-request refusal
  * @param decision "allow" or "deny" (the policy's verdict), or "invalid" (not a well-formed path or request)
  * @param rule the rule that decided, or null (default deny, or no decision)
- * @param error the error code if the path was not granted, else null
+ * @param error the error code if the path was not granted, or if its reply never reached the caller
+ *     ({@link #NOT_DELIVERED}, or too_large), else null
  */
-public record AuditEvent(long connection, long uid, long gid, long pid, String executable, String op,
+public record AuditEvent(Instant time, long connection, long uid, long gid, long pid, String executable, String op,
     String path, String decision, String rule, String error, long latencyMicros) {
+
+  /** The error of a granted path whose reply could not be sent: the caller never got it. */
+  public static final String NOT_DELIVERED = "not_delivered";
+
+  /** This record, for a grant whose reply did not reach the caller ({@code error}: why). */
+  public AuditEvent undelivered(String error) {
+    return new AuditEvent(time, connection, uid, gid, pid, executable, op, path, decision, rule, error, latencyMicros);
+  }
+
+  /** Whether this records a granted path (as decided; whether it was delivered is another matter). */
+  public boolean isGrant() {
+    return "allow".equals(decision) && error == null;
+  }
 
   @Override
   public String toString() {

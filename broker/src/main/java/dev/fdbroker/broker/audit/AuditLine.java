@@ -11,7 +11,8 @@ import java.time.format.DateTimeFormatter;
  * Encodes an {@link AuditEvent} as one JSON line, UTF-8, ending in a newline: the audit log's
  * format (docs/observability.md). Every string is escaped as Jackson escapes ({@link JsonText}):
  * quotes, backslashes and control characters, so no requested path can end a string, a record or
- * a line early.
+ * a line early. U+0085, U+2028 and U+2029 are escaped too: JSON allows them raw, but line-based
+ * tools split lines on them.
  *
  * <p>Why not a JSON generator per line, or logstash-logback-encoder as before: the line is written
  * for every decision, on the request path, and the fixed cost of setting up a generator (and of a
@@ -43,24 +44,21 @@ final class AuditLine {
 
   private AuditLine() {}
 
-  /** The event as a JSON line, time-stamped now. */
+  /** The event as a JSON line. */
   static byte[] encode(AuditEvent e) {
-    return encode(e, Instant.now());
-  }
-
-  static byte[] encode(AuditEvent e, Instant when) {
+    Instant when = e.time();
     return JsonBytes.start(0)
         .raw(TIME).raw(secondText(when.getEpochSecond())).put((byte) '.').digits(when.getNano(), 9)
         .raw(CONN).number(e.connection())
         .raw(UID).number(e.uid())
         .raw(GID).number(e.gid())
         .raw(PID).number(e.pid())
-        .raw(EXE).string(e.executable())
-        .raw(OP).string(e.op())
-        .raw(PATH).string(e.path())
-        .raw(DECISION).string(e.decision())
-        .raw(RULE).string(e.rule())
-        .raw(ERROR).string(e.error())
+        .raw(EXE).stringOnOneLine(e.executable())
+        .raw(OP).stringOnOneLine(e.op())
+        .raw(PATH).stringOnOneLine(e.path())
+        .raw(DECISION).stringOnOneLine(e.decision())
+        .raw(RULE).stringOnOneLine(e.rule())
+        .raw(ERROR).stringOnOneLine(e.error())
         .raw(LATENCY).number(e.latencyMicros())
         .raw(END)
         .toBytes();

@@ -57,6 +57,7 @@ public final class BrokerMetrics {
   private final Map<Op, Timer> durations = new EnumMap<>(Op.class);
   private final Map<ErrorCode, LongAdder> refusedFiles = new EnumMap<>(ErrorCode.class);
   private final LongAdder grantedFiles;
+  private final LongAdder undeliveredFiles;
   private final LongAdder descriptorsSent;
   private final ConcurrentHashMap<String, LongAdder> allowsByRule = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder> deniesByRule = new ConcurrentHashMap<>();
@@ -99,6 +100,7 @@ public final class BrokerMetrics {
           .register(registry));
     }
     grantedFiles = files("granted");
+    undeliveredFiles = files("not_delivered");
     for (ErrorCode code : ErrorCode.values()) {
       if (code != ErrorCode.TOO_LARGE) { // a whole-request error, never one path's
         refusedFiles.put(code, files(code.wireName()));
@@ -125,7 +127,7 @@ public final class BrokerMetrics {
     Gauge.builder("fdbroker.policy.load.duration", policyLoadNanos, v -> v.get() / 1e9)
         .description("How long reading and compiling the policy in force took").baseUnit("seconds").register(registry);
     auditDropped = Counter.builder("fdbroker.audit.dropped")
-        .description("Audit records dropped because the writer fell behind").register(registry);
+        .description("Audit records lost: the writer fell behind, a write failed, or the log was closed").register(registry);
     auditWriteErrors = Counter.builder("fdbroker.audit.write.errors")
         .description("Failures to write audit records (full disk, unwritable file)").register(registry);
 
@@ -139,7 +141,7 @@ public final class BrokerMetrics {
   }
 
   private LongAdder files(String outcome) {
-    return counter("fdbroker.files", "Paths answered, by outcome: granted, or the error code", "outcome", outcome);
+    return counter("fdbroker.files", "Paths answered, by outcome: granted, not_delivered (granted, but the reply did not reach the caller), or the error code", "outcome", outcome);
   }
 
   /**
@@ -182,6 +184,11 @@ public final class BrokerMetrics {
     grantedFiles.increment();
   }
 
+  /** A file granted and opened whose reply did not reach the caller (too large, or the send failed). */
+  public void fileUndelivered() {
+    undeliveredFiles.increment();
+  }
+
   public void fileRefused(ErrorCode code) {
     refusedFiles.get(code).increment();
   }
@@ -214,8 +221,8 @@ public final class BrokerMetrics {
     (success ? reloadSuccesses : reloadFailures).increment();
   }
 
-  public void auditDropped() {
-    auditDropped.increment();
+  public void auditDropped(long records) {
+    auditDropped.increment(records);
   }
 
   public void auditWriteError() {

@@ -196,7 +196,13 @@ final class Connection implements Runnable {
       boolean withinRate = account.tryRequest(limits.requestsPerSecondPerUid(), start);
       long end;
       try (Response response = handler.handle(peer, frame, withinRate, start)) {
-        end = send(response, start);
+        boolean delivered = false;
+        try {
+          end = send(response, start);
+          delivered = true;
+        } finally {
+          handler.finished(response, delivered);
+        }
       }
       lastActivity = end;
       justAnswered = true;

@@ -22,6 +22,7 @@ import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
 import dev.fdbroker.protocol.RequestCodec;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -94,16 +95,38 @@ final class RequestHandler {
   /** Audits a request refused as a whole (not well formed, or framing lost). */
   void refusedWhole(Peer peer, ErrorCode code, long startNanos) {
     Caller c = peer.caller();
-    audit.record(new AuditEvent(peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "invalid",
-        null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
+    audit.record(new AuditEvent(Instant.now(), peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(),
+        "invalid", null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
+  }
+
+  /**
+   * Audits and counts what a request decided, once its reply was sent ({@code delivered}) or could
+   * not be. Grants are recorded only now: a grant whose reply never reached the caller is audited
+   * as not delivered, never as a plain allow.
+   */
+  void finished(Response response, boolean delivered) {
+    for (AuditEvent e : response.audit()) {
+      if (e.isGrant()) {
+        if (delivered) {
+          metrics.fileGranted();
+        } else {
+          metrics.fileUndelivered();
+          e = e.undelivered(AuditEvent.NOT_DELIVERED);
+        }
+      }
+      audit.record(e);
+    }
   }
 
   private Response open(Policy snapshot, Peer peer, Request.Open request, long start) {
     List<String> paths = request.paths();
     int[] fds = new int[paths.size()];
     int granted = 0;
+    AuditEvent[] events = new AuditEvent[paths.size()];
     try {
       List<FileResult> results = new ArrayList<>(paths.size());
+      // One wall-clock reading per request; each path's time is offset from it by the monotonic clock.
+      Instant wallStart = Instant.now();
       long t0 = start; // the first path's time includes decoding the request
       for (int i = 0; i < paths.size(); i++) {
         String path = paths.get(i);
@@ -114,21 +137,31 @@ final class RequestHandler {
           result = new FileResult.Granted(path, granted++, g.size());
         }
         results.add(result);
-        audited(peer, path, outcome, t0);
-        if (i + 1 < paths.size()) {
-          t0 = System.nanoTime();
-        }
+        long t1 = System.nanoTime();
+        events[i] = decided(peer, path, outcome, wallStart.plusNanos(t1 - start), t1 - t0);
+        t0 = t1;
       }
       byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
       if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
         closeAll(fds, granted);
+        for (int i = 0; i < events.length; i++) {
+          if (events[i].isGrant()) {
+            metrics.fileUndelivered();
+            events[i] = events[i].undelivered(ErrorCode.TOO_LARGE.wireName());
+          }
+        }
         return Response.of(new Reply.Failed(request.id(), ErrorCode.TOO_LARGE,
             "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
-            Op.OPEN, Outcome.TOO_LARGE);
+            Op.OPEN, Outcome.TOO_LARGE).withAudit(List.of(events));
       }
-      return new Response(frame, Arrays.copyOf(fds, granted), false, Op.OPEN, Outcome.OK);
+      return new Response(frame, Arrays.copyOf(fds, granted), false, Op.OPEN, Outcome.OK, List.of(events));
     } catch (RuntimeException | Error e) {
       closeAll(fds, granted);
+      for (AuditEvent event : events) {
+        if (event != null) {
+          audit.record(event.isGrant() ? event.undelivered(AuditEvent.NOT_DELIVERED) : event);
+        }
+      }
       throw e;
     }
   }
@@ -160,18 +193,19 @@ final class RequestHandler {
     return new PathOutcome(result, "allow", rule);
   }
 
-  /** Counts and audits one path's outcome, which took from {@code startNanos} until now. */
-  private void audited(Peer peer, String path, PathOutcome outcome, long startNanos) {
+  /**
+   * The audit record of one path's outcome, made at {@code time} after {@code nanos}; a refusal is
+   * counted now, a grant once its reply is sent ({@link #finished}).
+   */
+  private AuditEvent decided(Peer peer, String path, PathOutcome outcome, Instant time, long nanos) {
     String error = null;
     if (outcome.result() instanceof FileResult.Refused r) {
       error = r.error().wireName();
       metrics.fileRefused(r.error());
-    } else {
-      metrics.fileGranted();
     }
     Caller c = peer.caller();
-    audit.record(new AuditEvent(peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "open",
-        path, outcome.decision(), outcome.rule(), error, (System.nanoTime() - startNanos) / 1000));
+    return new AuditEvent(time, peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "open",
+        path, outcome.decision(), outcome.rule(), error, nanos / 1000);
   }
 
   private static void closeAll(int[] fds, int count) {

@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.server;
 
+import dev.fdbroker.broker.audit.AuditEvent;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
 import dev.fdbroker.broker.posix.Posix;
@@ -8,22 +9,30 @@ import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.RequestId;
+import java.util.List;
 
 /**
- * An encoded reply frame and the descriptors that travel with it, with what the metrics say of it.
- * The broker's copies of the descriptors are closed by {@link #close()}, right after sending (or
- * failing to send).
+ * An encoded reply frame and the descriptors that travel with it, with what the metrics say of it
+ * and the audit records of its decisions, which are written once it is known whether the reply
+ * was delivered ({@link RequestHandler#finished}). The broker's copies of the descriptors are
+ * closed by {@link #close()}, right after sending (or failing to send).
  */
-record Response(byte[] frame, int[] fds, boolean closeConnection, Op op, Outcome outcome) implements AutoCloseable {
+record Response(byte[] frame, int[] fds, boolean closeConnection, Op op, Outcome outcome, List<AuditEvent> audit)
+    implements AutoCloseable {
   private static final int[] NONE = new int[0];
 
   static Response of(Reply reply, Op op, Outcome outcome) {
-    return new Response(encodeWithinLimit(reply), NONE, false, op, outcome);
+    return new Response(encodeWithinLimit(reply), NONE, false, op, outcome, List.of());
   }
 
   /** A reply after which the connection is closed (framing lost, or admission refused). */
   static Response last(Reply reply, Op op, Outcome outcome) {
-    return new Response(encodeWithinLimit(reply), NONE, true, op, outcome);
+    return new Response(encodeWithinLimit(reply), NONE, true, op, outcome, List.of());
+  }
+
+  /** This response, carrying these audit records. */
+  Response withAudit(List<AuditEvent> records) {
+    return new Response(frame, fds, closeConnection, op, outcome, records);
   }
 
   /**
