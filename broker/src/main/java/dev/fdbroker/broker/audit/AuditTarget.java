@@ -64,8 +64,8 @@ abstract class AuditTarget {
   }
 
   /**
-   * A file, opened for appending and created if missing (with the process's umask: 0077 under the
-   * unit, so only the broker's user reads it). Opened afresh by each {@link #open}, so that a
+   * A file, opened for appending and created if missing, with any missing directories above it
+   * (with the process's umask: 0077 under the unit, so only the broker's user reads them). Opened afresh by each {@link #open}, so that a
    * reload after log rotation (rename, then reload) starts a new file.
    */
   static final class AppendedFile extends AuditTarget {
@@ -79,6 +79,10 @@ abstract class AuditTarget {
     @Override
     void open() throws IOException {
       close();
+      Path parent = path.getParent();
+      if (parent != null) {
+        java.nio.file.Files.createDirectories(parent); // as logback did: audit/ under the logs directory, say
+      }
       channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
     }
 

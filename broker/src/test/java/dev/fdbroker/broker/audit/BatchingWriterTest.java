@@ -212,6 +212,7 @@ class BatchingWriterTest {
   @Test
   void aFileThatCannotBeOpenedYetGetsTheRecordsOnceItCan(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("later/audit.jsonl");
+    Files.writeString(dir.resolve("later"), "a file where the directory should be");
     AtomicLong dropped = new AtomicLong();
     AtomicInteger errors = new AtomicInteger();
     BatchingWriter writer = new BatchingWriter(new AuditTarget.AppendedFile(file), dropped::addAndGet,
@@ -221,7 +222,7 @@ class BatchingWriterTest {
       for (int i = 0; i < 100; i++) {
         writer.offer(line("r" + i));
       }
-      Files.createDirectories(file.getParent());
+      Files.delete(file.getParent());
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       while ((!Files.exists(file) || Files.readAllLines(file).size() < 100) && System.nanoTime() < deadline) {
         Thread.sleep(20);
