@@ -57,6 +57,7 @@ public final class Daemon {
       Policy next = Policy.load(config);
       Policy previous = policy.get();
       policy.replace(next);
+      server.limitsChanged();
       generation++;
       loadedAt = LocalTime.now().truncatedTo(ChronoUnit.SECONDS);
       lastReloadProblem = null;

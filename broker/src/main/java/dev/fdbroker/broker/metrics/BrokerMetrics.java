@@ -72,7 +72,9 @@ public final class BrokerMetrics {
     /** max_connections_per_uid reached for the caller's uid. */
     UID_LIMIT,
     /** The process is out of descriptors (RLIMIT_NOFILE). */
-    DESCRIPTORS;
+    DESCRIPTORS,
+    /** No thread could be started to serve it (a task or process limit, such as TasksMax=). */
+    THREADS;
 
     final String label = name().toLowerCase();
   }
@@ -113,7 +115,7 @@ public final class BrokerMetrics {
         .description("Connections admitted").register(registry);
     for (Rejection r : Rejection.values()) {
       rejected.put(r, Counter.builder("fdbroker.connections.rejected")
-          .description("Connections refused, by reason: limit (max_connections), uid_limit (max_connections_per_uid), descriptors (RLIMIT_NOFILE)")
+          .description("Connections refused, by reason: limit (max_connections), uid_limit (max_connections_per_uid), descriptors (RLIMIT_NOFILE), threads (no thread could be started)")
           .tag("reason", r.label).register(registry));
     }
     reloadSuccesses = reloads("success");

@@ -18,6 +18,7 @@ import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -52,8 +53,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class BrokerServer {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
-  /** Refused connections allowed to linger at once (see {@link Connection#REFUSAL_LINGER_MILLIS}). */
+  /** Refused connections allowed to linger at once (see {@link Refusal#LINGER_MILLIS}). */
   private static final int MAX_LINGERING_REFUSALS = 64;
+  /** How long a refusal told on the accepting thread lingers (it holds up accepting meanwhile). */
+  private static final int REFUSAL_LINGER_HERE_MILLIS = 100;
+  private static final String NO_THREAD = "the broker cannot start a thread to serve this connection; try again later";
   /** uid_t and gid_t are 32 bits; (uid_t) -1 means the kernel reported no credentials. */
   private static final long NO_ID = 0xffffffffL;
   /** Serving threads with no connection end after this long. */
@@ -77,6 +81,10 @@ public final class BrokerServer {
   /** Wakes the accept loop when it is to stop. */
   private volatile Selector acceptWakeup;
   private final ThrottledLog acceptFailures = new ThrottledLog(log, Duration.ofMinutes(1));
+  private final ThrottledLog noThreads = new ThrottledLog(log, Duration.ofMinutes(1));
+  /** The accept loop's pause after failing to start a thread (on the accept thread only). */
+  private long threadBackoffMillis;
+  private volatile Thread acceptThread;
   /** A spare descriptor, given up to answer busy when the process is out of them. */
   private int reserveFd = reserve();
   private boolean descriptorWarningGiven;
@@ -97,7 +105,7 @@ public final class BrokerServer {
         .name("fdbroker-conn-" + threadNumber.incrementAndGet()).unstarted(r);
     this.servers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS,
         new SynchronousQueue<>(), threads);
-    this.parker = new Parker(servers);
+    this.parker = new Parker(this::dispatch, this::noThreadForParked);
   }
 
   /**
@@ -112,6 +120,7 @@ public final class BrokerServer {
       server.configureBlocking(false);
       server.register(selector, SelectionKey.OP_ACCEPT);
       acceptWakeup = selector;
+      acceptThread = Thread.currentThread();
       accepting = true;
       acceptLoop(selector);
     } finally {
@@ -182,7 +191,7 @@ public final class BrokerServer {
     if (active.incrementAndGet() > limits.maxConnections()) {
       active.decrementAndGet();
       metrics.connectionRejected(BrokerMetrics.Rejection.LIMIT);
-      refuse(channel, id, "the broker is serving its limit of " + limits.maxConnections()
+      refuse(channel, "the broker is serving its limit of " + limits.maxConnections()
           + " connections; try again later");
       return;
     }
@@ -192,7 +201,7 @@ public final class BrokerServer {
       active.decrementAndGet();
       metrics.connectionRejected(BrokerMetrics.Rejection.UID_LIMIT);
       log.debug("connection {}: uid {} holds its limit of {} connections", id, caller.uid(), limits.maxConnectionsPerUid());
-      refuse(channel, id, "uid " + caller.uid() + " holds its limit of " + limits.maxConnectionsPerUid()
+      refuse(channel, "uid " + caller.uid() + " holds its limit of " + limits.maxConnectionsPerUid()
           + " connections; try again later");
       return;
     }
@@ -200,7 +209,7 @@ public final class BrokerServer {
     log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
     Connection c;
     try {
-      c = Connection.serving(id, channel, peer, handler, metrics, account, limits, home);
+      c = new Connection(id, channel, peer, handler, metrics, account, home);
     } catch (IOException | RuntimeException e) {
       account.release();
       active.decrementAndGet();
@@ -209,34 +218,77 @@ public final class BrokerServer {
     metrics.connectionOpened();
     open.incrementAndGet();
     live.add(c);
-    serve(c);
-  }
-
-  private void refuse(AFUNIXSocketChannel channel, long id, String why) throws IOException {
-    // Lingering lets the client read why; under a flood of refusals, stop lingering.
-    int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? Connection.REFUSAL_LINGER_MILLIS : 0;
-    Connection c;
-    try {
-      c = Connection.refusing(id, channel, new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, why), linger, home);
-    } catch (IOException | RuntimeException e) {
-      refusing.decrementAndGet();
-      throw e;
-    }
-    open.incrementAndGet();
-    serve(c);
-  }
-
-  private void serve(Connection c) {
-    try {
-      servers.execute(c);
-    } catch (RuntimeException e) { // out of threads (or shutting down)
-      log.warn("connection {}: no thread to serve it: {}", c.id(), e.toString());
+    if (!dispatch(c)) {
+      noThread(c.channel());
       c.close();
     }
   }
 
+  private void refuse(AFUNIXSocketChannel channel, String why) {
+    // Lingering lets the client read why; under a flood of refusals, stop lingering.
+    int linger = refusing.incrementAndGet() <= MAX_LINGERING_REFUSALS ? Refusal.LINGER_MILLIS : 0;
+    open.incrementAndGet();
+    Refusal r = new Refusal(channel, why, linger, () -> {
+      refusing.decrementAndGet();
+      open.decrementAndGet();
+    });
+    if (!dispatch(r)) {
+      noThread(channel);
+      r.close();
+    }
+  }
+
+  /**
+   * Runs {@code task} on a pool thread; false if no thread could be had. Starting a thread fails
+   * when the service's task limit (TasksMax=, a pids cgroup) or the user's process limit is reached
+   * ("unable to create native thread", an OutOfMemoryError): that must cost one connection, never
+   * the accept loop and with it the broker. The pool refuses tasks once it is shut down, too.
+   */
+  boolean dispatch(Runnable task) {
+    try {
+      servers.execute(task);
+      if (Thread.currentThread() == acceptThread) {
+        threadBackoffMillis = 0;
+      }
+      return true;
+    } catch (OutOfMemoryError | RejectedExecutionException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Tells a new connection that found no thread busy, on the accepting thread, and counts it; then
+   * pauses the accept loop (longer each time, up to a second) so that threads can end meanwhile.
+   */
+  private void noThread(AFUNIXSocketChannel channel) {
+    countNoThread();
+    refuseOnThisThread(channel, NO_THREAD, REFUSAL_LINGER_HERE_MILLIS);
+    threadBackoffMillis = backOff(threadBackoffMillis);
+  }
+
+  /**
+   * Tells a parked connection whose request found no thread busy, and closes it. No linger: the
+   * parker has every quiet connection to watch.
+   */
+  private void noThreadForParked(Connection c) {
+    countNoThread();
+    refuseOnThisThread(c.channel(), NO_THREAD, 0);
+    c.close();
+  }
+
+  private void countNoThread() {
+    metrics.connectionRejected(BrokerMetrics.Rejection.THREADS);
+    noThreads.warn("no thread could be started to serve a connection (a task or process limit, such as"
+        + " TasksMax=, is reached); answering busy");
+  }
+
   /** What connections need of the server. */
   private final class Home implements Connection.Home {
+    @Override
+    public Limits limits() {
+      return policy.get().limits();
+    }
+
     @Override
     public boolean park(Connection c) {
       return parker.park(c);
@@ -277,10 +329,8 @@ public final class BrokerServer {
     public void closed(Connection c) {
       if (live.remove(c)) {
         active.decrementAndGet();
-      } else {
-        refusing.decrementAndGet();
+        open.decrementAndGet();
       }
-      open.decrementAndGet();
     }
   }
 
@@ -316,7 +366,7 @@ public final class BrokerServer {
       AFUNIXSocketChannel channel = server.accept();
       if (channel != null) {
         metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
-        refuseOnThisThread(channel, "the broker is out of descriptors; try again later");
+        refuseOnThisThread(channel, "the broker is out of descriptors; try again later", REFUSAL_LINGER_HERE_MILLIS);
       }
     } catch (IOException e) {
       sleepQuietly(50);
@@ -333,18 +383,17 @@ public final class BrokerServer {
   }
 
   /**
-   * Tells a connection busy and closes it, on the accepting thread, when there is no serving thread
-   * to do it: a fresh socket has room for one small reply. Then a short linger, as for any refusal:
-   * closing on the client's unread request would reset the connection before it reads why.
+   * Tells a connection busy and closes it, on this thread, when there is no serving thread to do
+   * it: a socket with nothing unread has room for one small reply. Then a short linger, as for any
+   * refusal: closing on the client's unread request would reset the connection before it reads why.
    */
-  private static void refuseOnThisThread(AFUNIXSocketChannel channel, String why) {
+  private static void refuseOnThisThread(AFUNIXSocketChannel channel, String why, int lingerMillis) {
     try (channel) {
-      Reply busy = new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, why);
       channel.configureBlocking(false);
-      channel.write(java.nio.ByteBuffer.wrap(Response.last(busy, null, null).frame()));
+      channel.write(java.nio.ByteBuffer.wrap(Refusal.busy(why)));
       channel.shutdownOutput();
       java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(4096);
-      long end = System.nanoTime() + 100_000_000L;
+      long end = System.nanoTime() + lingerMillis * 1_000_000L;
       while (System.nanoTime() < end) {
         sink.clear();
         int n = channel.read(sink);
@@ -370,6 +419,15 @@ public final class BrokerServer {
     } catch (IOException e) {
       // nothing to add
     }
+  }
+
+  /**
+   * A reload changed the limits: connections already open take the new rate, request timeout and
+   * idle timeout from their next request on (they read them afresh); quiet ones are checked against
+   * the new idle timeout now. The connection limits apply to the next connection admitted.
+   */
+  public void limitsChanged() {
+    parker.limitsChanged();
   }
 
   /** Connections being served right now. */

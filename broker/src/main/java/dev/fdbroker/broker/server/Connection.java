@@ -47,19 +47,18 @@ final class Connection implements Runnable {
   static final Duration PARK_AFTER = Duration.ofMillis(200);
   /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
   private static final int READ_BUFFER = 512;
-  /**
-   * How long a refused connection lingers: a client usually writes its request right after
-   * connecting; were the socket closed at once, that write would fail (EPIPE) and the client would
-   * never read why. So the broker half-closes, lets the request arrive (briefly), then closes.
-   */
-  static final int REFUSAL_LINGER_MILLIS = 500;
-
   private static final int IDLE = 0;
   private static final int BUSY = 1;
   private static final int CLOSED = 2;
 
   /** What the connection's services are: where it parks, who serves it, how it ends. */
   interface Home {
+    /**
+     * The limits in force: read afresh for each request, so that a reload reaches connections
+     * already open (their rate, request timeout and idle timeout).
+     */
+    Limits limits();
+
     /** Takes the connection while it is quiet; returns false if it cannot (shutting down). */
     boolean park(Connection c);
 
@@ -77,10 +76,7 @@ final class Connection implements Runnable {
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
   private final UidLimiter.Account account;
-  private final Limits limits;
   private final Home home;
-  private final Reply refusal;
-  private final int lingerMillis;
   private final FrameDecoder decoder = new FrameDecoder(ProtocolLimits.MAX_FRAME_BYTES, READ_BUFFER);
 
   /** IDLE while waiting for a request, BUSY from a complete frame until its reply is written. */
@@ -88,8 +84,8 @@ final class Connection implements Runnable {
   private volatile boolean draining;
   private boolean blocking;
   private int currentTimeoutMillis = -1;
-  /** When the frame being read must be complete, or 0 between frames. */
-  private long frameDeadline;
+  /** When the frame being read began (its first bytes arrived), or 0 between frames. */
+  private long frameStarted;
   /** When the last request was answered (or the connection opened). */
   private long lastActivity;
   /** Whether a reply was just sent, so that {@link #lastActivity} is the time now. */
@@ -97,9 +93,9 @@ final class Connection implements Runnable {
   /** The parker's registration while it holds the connection. */
   SelectionKey parkedKey;
 
-  private Connection(long id, AFUNIXSocketChannel channel, Peer peer, RequestHandler handler,
-      BrokerMetrics metrics, UidLimiter.Account account, Limits limits, Home home, Reply refusal, int lingerMillis)
-      throws IOException {
+  /** A connection to serve; its uid's connection is already counted in {@code account}. */
+  Connection(long id, AFUNIXSocketChannel channel, Peer peer, RequestHandler handler, BrokerMetrics metrics,
+      UidLimiter.Account account, Home home) throws IOException {
     this.id = id;
     this.channel = channel;
     this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
@@ -107,27 +103,9 @@ final class Connection implements Runnable {
     this.handler = handler;
     this.metrics = metrics;
     this.account = account;
-    this.limits = limits;
     this.home = home;
-    this.refusal = refusal;
-    this.lingerMillis = lingerMillis;
     this.blocking = channel.isBlocking();
     this.lastActivity = System.nanoTime();
-  }
-
-  /** A connection to serve; its uid's connection is already counted in {@code account}. */
-  static Connection serving(long id, AFUNIXSocketChannel channel, Peer peer, RequestHandler handler,
-      BrokerMetrics metrics, UidLimiter.Account account, Limits limits, Home home) throws IOException {
-    return new Connection(id, channel, peer, handler, metrics, account, limits, home, null, 0);
-  }
-
-  /**
-   * A connection that is not admitted: {@code refusal} is sent, then the connection lingers at most
-   * {@code lingerMillis} for the client's request to arrive (discarded), and is closed.
-   */
-  static Connection refusing(long id, AFUNIXSocketChannel channel, Reply refusal, int lingerMillis, Home home)
-      throws IOException {
-    return new Connection(id, channel, null, null, null, null, null, home, refusal, lingerMillis);
   }
 
   long id() {
@@ -143,10 +121,6 @@ final class Connection implements Runnable {
   public void run() {
     boolean parked = false;
     try {
-      if (refusal != null) {
-        refuse();
-        return;
-      }
       if (!blocking) {
         channel.configureBlocking(true);
         blocking = true;
@@ -188,12 +162,12 @@ final class Connection implements Runnable {
       if (!state.compareAndSet(IDLE, BUSY)) {
         return false; // drained while the frame arrived: the request never started
       }
-      frameDeadline = 0;
+      frameStarted = 0;
       // One clock reading where a request starts and one where its reply is out serve the rate
       // limit, the audit, the metrics and the idle deadline: at some 50 ns each, a dozen readings
       // were a few per cent of a request's cost.
       long start = System.nanoTime();
-      boolean withinRate = account.tryRequest(limits.requestsPerSecondPerUid(), start);
+      boolean withinRate = account.tryRequest(home.limits().requestsPerSecondPerUid(), start);
       long end;
       try (Response response = handler.handle(peer, frame, withinRate, start)) {
         boolean delivered = false;
@@ -226,13 +200,14 @@ final class Connection implements Runnable {
       if (frame != null) {
         return frame;
       }
+      Limits limits = home.limits(); // each wait ends within PARK_AFTER, so a reload is seen soon
       // Right after a reply the clock was just read (lastActivity); any later wait reads it afresh.
       long now = justAnswered ? lastActivity : System.nanoTime();
       justAnswered = false;
       int timeout;
       boolean betweenFrames = !decoder.midFrame();
       if (betweenFrames) {
-        frameDeadline = 0;
+        frameStarted = 0;
         long idleLeft = lastActivity + limits.idleTimeout().toNanos() - now;
         if (idleLeft <= 0) {
           log.debug("connection {} idle for {}: closing", id, limits.idleTimeout());
@@ -240,10 +215,10 @@ final class Connection implements Runnable {
         }
         timeout = millis(Math.min(idleLeft, PARK_AFTER.toNanos()));
       } else {
-        if (frameDeadline == 0) {
-          frameDeadline = now + limits.requestTimeout().toNanos();
+        if (frameStarted == 0) {
+          frameStarted = now | 1; // never 0, which means "between frames"
         }
-        long left = frameDeadline - now;
+        long left = frameStarted + limits.requestTimeout().toNanos() - now;
         if (left <= 0) {
           throw new SocketTimeoutException("slow sender: frame not complete within " + limits.requestTimeout());
         }
@@ -252,7 +227,7 @@ final class Connection implements Runnable {
       setTimeout(timeout);
       int n = Posix.recv(socketFd, decoder.array(), decoder.writeOffset(), decoder.writable(), 0);
       if (n == -Errno.EAGAIN) {
-        if (betweenFrames && lastActivity + limits.idleTimeout().toNanos() - System.nanoTime() > 0) {
+        if (betweenFrames && idleDeadline() - System.nanoTime() > 0) {
           return PARK;
         }
         continue; // a deadline: checked at the top
@@ -276,9 +251,9 @@ final class Connection implements Runnable {
     return home.park(this);
   }
 
-  /** Called by the parker: the client has not sent anything for the idle timeout. */
+  /** When the connection will have been idle too long (the idle timeout in force now). */
   long idleDeadline() {
-    return lastActivity + limits.idleTimeout().toNanos();
+    return lastActivity + home.limits().idleTimeout().toNanos();
   }
 
   /**
@@ -292,24 +267,6 @@ final class Connection implements Runnable {
         channel.shutdownInput(); // the blocked recv returns end-of-stream
       } catch (IOException e) {
         // already shut or closed
-      }
-    }
-  }
-
-  private void refuse() throws IOException {
-    channel.configureBlocking(true);
-    write(Response.last(refusal, null, null));
-    if (lingerMillis <= 0) {
-      return;
-    }
-    channel.shutdownOutput();
-    channel.socket().setSoTimeout(lingerMillis);
-    byte[] sink = new byte[4096];
-    long deadline = System.nanoTime() + lingerMillis * 1_000_000L;
-    while (System.nanoTime() < deadline) {
-      int n = Posix.recv(socketFd, sink, 0, sink.length, 0);
-      if (n <= 0) {
-        break; // end of stream, the linger's timeout, or an error: done either way
       }
     }
   }
@@ -337,6 +294,7 @@ final class Connection implements Runnable {
   }
 
   private void awaitDrained() throws IOException {
+    Limits limits = home.limits();
     long deadline = 0;
     long pauseNanos = 20_000;
     while (true) {
@@ -398,10 +356,8 @@ final class Connection implements Runnable {
     } catch (IOException e) {
       // closing anyway
     }
-    if (account != null) {
-      account.release();
-      metrics.connectionClosed();
-    }
+    account.release();
+    metrics.connectionClosed();
     home.closed(this);
   }
 

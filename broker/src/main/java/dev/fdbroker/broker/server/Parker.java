@@ -9,7 +9,8 @@ import java.util.List;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
 import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,7 +25,8 @@ final class Parker implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Parker.class);
 
   private final Selector selector;
-  private final Executor servers;
+  private final Predicate<Runnable> dispatch;
+  private final Consumer<Connection> noThread;
   private final Queue<Connection> arrivals = new ConcurrentLinkedQueue<>();
   private final Set<Connection> parked = new HashSet<>();
   private final List<Connection> ready = new ArrayList<>();
@@ -34,9 +36,16 @@ final class Parker implements Runnable {
   private volatile boolean draining;
   private volatile boolean stopped;
   private volatile boolean failed;
+  /** Set when the limits change (a reload): idle deadlines are looked at afresh. */
+  private volatile boolean resweep;
 
-  Parker(Executor servers) throws IOException {
-    this.servers = servers;
+  /**
+   * @param dispatch runs a connection on a serving thread; false if no thread could be had
+   * @param noThread takes a connection no thread could be had for (tells it busy, closes it)
+   */
+  Parker(Predicate<Runnable> dispatch, Consumer<Connection> noThread) throws IOException {
+    this.dispatch = dispatch;
+    this.noThread = noThread;
     this.selector = AFUNIXSelectorProvider.provider().openSelector();
     this.thread = Thread.ofPlatform().daemon(true).name("fdbroker-parker").unstarted(this);
   }
@@ -47,7 +56,7 @@ final class Parker implements Runnable {
 
   /** Takes a quiet connection (non-blocking now); false once shutting down: the caller closes it. */
   boolean park(Connection c) {
-    if (draining) {
+    if (draining || failed) {
       return false;
     }
     arrivals.add(c);
@@ -83,11 +92,14 @@ final class Parker implements Runnable {
           }
         }
         long now = System.nanoTime();
-        if (now - nextSweep >= 0) {
+        if (resweep || now - nextSweep >= 0) {
+          resweep = false;
           sweep(now);
         }
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | Error e) {
+      // Whatever it was, the quiet connections are no longer watched: say so, and withhold the
+      // watchdog's pings (isRunning), so that systemd restarts the broker.
       failed = true;
       log.error("the parker failed; closing the {} quiet connections", parked.size(), e);
     } finally {
@@ -171,10 +183,8 @@ final class Parker implements Runnable {
   private void unpark(Connection c) {
     log.debug("connection {} unparked", c.id());
     forget(c);
-    try {
-      servers.execute(c);
-    } catch (RuntimeException e) { // rejected: shutting down
-      c.close();
+    if (!dispatch.test(c)) {
+      noThread.accept(c);
     }
   }
 
@@ -201,6 +211,12 @@ final class Parker implements Runnable {
       }
     }
     nextSweep = next;
+  }
+
+  /** The idle timeout may have changed (a reload): each parked connection's deadline is recomputed. */
+  void limitsChanged() {
+    resweep = true;
+    selector.wakeup();
   }
 
   /** Closes the parked connections, now and any parked from now on. */

@@ -261,6 +261,23 @@ final class HostBroker implements AutoCloseable {
     return Integer.parseInt(e.substring(e.lastIndexOf(' ') + 1));
   }
 
+  /** Sends SIGHUP and waits until the broker says it reloaded (or rejected) its policy. */
+  void reload() throws Exception {
+    long before = reloadsLogged();
+    signal("HUP");
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (reloadsLogged() == before) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("no reload within 20 s\n" + log());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  private long reloadsLogged() {
+    return log().lines().filter(l -> l.contains("policy reloaded from") || l.contains("policy reload rejected")).count();
+  }
+
   void signal(String name) throws Exception {
     ItSupport.run(List.of("kill", "-" + name, Long.toString(pid)), Duration.ofSeconds(10)).assertExit(0);
   }
