@@ -8,7 +8,9 @@ import java.util.function.DoubleSupplier;
 /**
  * How long a request waits before its next try: exponential back-off with jitter, within the
  * request's deadline. The first pause is 10 to 20 ms; each next one may be twice as long, up to 0.5
- * to 1 s; the last is cut short at the deadline.
+ * to 1 s. A pause is cut short to leave the try after it some time before the deadline (100 ms), and
+ * none is made when less than that is left: a try with a millisecond to go would only turn the last
+ * real error into a timeout.
  *
  * <p>The pauses start small because a broker that restarts is usually back within a second, and
  * grow so that a broker that stays away is not asked hundreds of times a second by every worker.
@@ -18,6 +20,7 @@ import java.util.function.DoubleSupplier;
 final class Backoff {
   static final long FIRST_CEILING_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
   static final long MAX_CEILING_NANOS = TimeUnit.SECONDS.toNanos(1);
+  static final long MIN_TRY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   /** Time and waiting, behind an interface so that tests run a schedule without sleeping. */
   interface Clock {
@@ -39,17 +42,21 @@ final class Backoff {
   };
 
   /** The back-off every client uses unless a test gives it another. */
-  static final Backoff DEFAULT = new Backoff(SYSTEM_CLOCK, () -> ThreadLocalRandom.current().nextDouble());
+  static final Backoff DEFAULT =
+      new Backoff(SYSTEM_CLOCK, () -> ThreadLocalRandom.current().nextDouble(), MIN_TRY_NANOS);
 
   private final Clock clock;
   private final DoubleSupplier jitter;
+  private final long minTryNanos;
 
   /**
    * @param jitter values in [0, 1): where in the upper half of its ceiling each pause falls
+   * @param minTryNanos the least time left before the deadline for a try after a pause
    */
-  Backoff(Clock clock, DoubleSupplier jitter) {
+  Backoff(Clock clock, DoubleSupplier jitter, long minTryNanos) {
     this.clock = clock;
     this.jitter = jitter;
+    this.minTryNanos = minTryNanos;
   }
 
   /** The tries of one request that may take {@code timeoutMillis} from now. */
@@ -75,11 +82,11 @@ final class Backoff {
     }
 
     /**
-     * Waits before the next try and counts it; or returns false, without waiting, if the deadline
-     * has passed.
+     * Waits before the next try and counts it; or returns false, without waiting, if too little
+     * time is left for another try.
      */
     boolean pause() throws InterruptedIOException {
-      long left = deadline - clock.nanoTime();
+      long left = deadline - minTryNanos - clock.nanoTime();
       if (left <= 0) {
         return false;
       }

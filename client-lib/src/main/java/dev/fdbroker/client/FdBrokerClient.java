@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
  * fresh one; when the broker cannot be reached (its socket is missing or nobody listens: a
  * restart), when the connection breaks before the whole reply came, or when the broker answers
  * {@code busy}, after a pause that grows from about 10 ms to about 1 s, with jitter. It keeps trying
- * until the request timeout has passed, then throws the last error, saying how many tries it made.
+ * until the request timeout is used up (the last try still gets 100 ms of it), then throws the last
+ * error, saying how many tries it made in how long.
  * A refusal of the request ({@code bad_request}, {@code too_large}), a reply that does not decode,
  * and a socket this process may not connect to fail at once. Descriptors that came with a failed
  * exchange are closed before the next try.

@@ -38,10 +38,15 @@ class BackoffTest {
     }
   }
 
+  /** The client's back-off, with a clock and jitter of the test's. */
+  static Backoff backoff(Backoff.Clock clock, double jitter) {
+    return new Backoff(clock, () -> jitter, Backoff.MIN_TRY_NANOS);
+  }
+
   @Test
   void pausesDoubleFromTenMillisecondsToHalfASecondAtTheLeastJitter() throws Exception {
     FakeClock clock = new FakeClock();
-    Backoff.Attempts attempts = new Backoff(clock, () -> 0.0).begin(60_000);
+    Backoff.Attempts attempts = backoff(clock, 0.0).begin(60_000);
     for (int i = 0; i < 9; i++) {
       assertTrue(attempts.pause());
     }
@@ -52,7 +57,7 @@ class BackoffTest {
   @Test
   void pausesDoubleFromTwentyMillisecondsToOneSecondAtTheMostJitter() throws Exception {
     FakeClock clock = new FakeClock();
-    Backoff.Attempts attempts = new Backoff(clock, () -> 0.999_999).begin(60_000);
+    Backoff.Attempts attempts = backoff(clock, 0.999_999).begin(60_000);
     for (int i = 0; i < 8; i++) {
       assertTrue(attempts.pause());
     }
@@ -60,32 +65,34 @@ class BackoffTest {
   }
 
   @Test
-  void theLastPauseEndsAtTheDeadlineAndThenThereIsNoOther() throws Exception {
+  void theLastPauseLeavesTheLastTryItsTimeAndThenThereIsNoOther() throws Exception {
     FakeClock clock = new FakeClock();
-    Backoff.Attempts attempts = new Backoff(clock, () -> 0.0).begin(1000);
+    Backoff.Attempts attempts = backoff(clock, 0.0).begin(1000);
     while (attempts.pause()) {
       // until the deadline
     }
-    // 10 + 20 + 40 + 80 + 160 + 320 = 630 ms, then 370 of the next 500 ms.
-    assertEquals(List.of(10L, 20L, 40L, 80L, 160L, 320L, 370L), clock.slept());
+    // 10 + 20 + 40 + 80 + 160 + 320 = 630 ms, then 270 of the next 500 ms, leaving the last try 100.
+    assertEquals(List.of(10L, 20L, 40L, 80L, 160L, 320L, 270L), clock.slept());
     assertEquals(8, attempts.count());
-    assertEquals("8 tries in 1000 ms", attempts.toString());
-    assertEquals(1, attempts.remainingMillis(), "a timeout of 0 would mean no timeout");
+    assertEquals("8 tries in 900 ms", attempts.toString());
+    assertEquals(100, attempts.remainingMillis());
   }
 
   @Test
-  void noPauseOnceTheDeadlineHasPassed() throws Exception {
+  void noPauseWhenTooLittleIsLeftForAnotherTry() throws Exception {
     FakeClock clock = new FakeClock();
-    Backoff.Attempts attempts = new Backoff(clock, () -> 0.0).begin(1000);
-    clock.advanceMillis(1500); // a first try that took its time
+    Backoff.Attempts attempts = backoff(clock, 0.0).begin(1000);
+    clock.advanceMillis(950); // a first try that took its time
     assertFalse(attempts.pause());
     assertEquals(List.of(), clock.slept());
-    assertEquals("1 try in 1500 ms", attempts.toString());
+    assertEquals("1 try in 950 ms", attempts.toString());
+    clock.advanceMillis(100);
+    assertEquals(1, attempts.remainingMillis(), "past the deadline; a timeout of 0 would mean none");
   }
 
   @Test
   void triesWithoutAPauseAreCounted() {
-    Backoff.Attempts attempts = new Backoff(new FakeClock(), () -> 0.0).begin(1000);
+    Backoff.Attempts attempts = backoff(new FakeClock(), 0.0).begin(1000);
     assertTrue(attempts.first());
     attempts.again();
     assertFalse(attempts.first());
@@ -94,7 +101,7 @@ class BackoffTest {
 
   @Test
   void anInterruptedPauseEndsTheTriesAndKeepsTheInterrupt() {
-    Backoff.Attempts attempts = new Backoff(Backoff.SYSTEM_CLOCK, () -> 0.0).begin(60_000);
+    Backoff.Attempts attempts = backoff(Backoff.SYSTEM_CLOCK, 0.0).begin(60_000);
     Thread.currentThread().interrupt();
     try {
       assertThrows(InterruptedIOException.class, attempts::pause);

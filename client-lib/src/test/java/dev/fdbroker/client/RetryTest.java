@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,9 +26,13 @@ class RetryTest {
 
   private final BackoffTest.FakeClock clock = new BackoffTest.FakeClock();
 
+  /**
+   * The last try of a request gets at least 5 s (by the fake clock, so 5 real seconds of socket
+   * timeout), so that a slow machine cannot turn a refusal into a timeout.
+   */
   private FdBrokerClient client(Path socket, Duration requestTimeout) {
     return FdBrokerClient.builder(socket).requestTimeout(requestTimeout)
-        .backoff(new Backoff(clock, () -> 0.0)).build();
+        .backoff(new Backoff(clock, () -> 0.0, TimeUnit.SECONDS.toNanos(5))).build();
   }
 
   private FdBrokerClient client(Path socket) {
@@ -50,7 +55,7 @@ class RetryTest {
   void busyUntilTheDeadlineFailsWithTheLastRefusalAndHowLongItTried() throws Exception {
     Path socket = dir.resolve("b.sock");
     try (FakeBroker broker = new FakeBroker(socket, FakeBroker.refuses(ErrorCode.BUSY));
-        FdBrokerClient client = client(socket, Duration.ofSeconds(1))) {
+        FdBrokerClient client = client(socket, Duration.ofSeconds(6))) {
       BrokerRefusedException e = assertThrows(BrokerRefusedException.class, client::ping);
       assertEquals(ErrorCode.BUSY, e.code());
       assertEquals("fdbroker refused the request: busy: refused by the fake broker (8 tries in 1000 ms)",
@@ -124,7 +129,7 @@ class RetryTest {
   @Test
   void noBrokerFailsAtTheDeadlineWithTheLastErrorAndHowLongItTried() {
     Path nowhere = dir.resolve("nothing-here.sock");
-    try (FdBrokerClient client = client(nowhere, Duration.ofSeconds(1))) {
+    try (FdBrokerClient client = client(nowhere, Duration.ofSeconds(6))) {
       BrokerUnavailableException e = assertThrows(BrokerUnavailableException.class, client::ping);
       assertTrue(e.getMessage().startsWith("fdbroker at " + nowhere + " is unavailable (8 tries in 1000 ms): "),
           e.getMessage());
