@@ -35,6 +35,12 @@ final class BrokerConnection implements Closeable {
 
   private static final int ANCILLARY_BUFFER_BYTES = 16 + 4 * MAX_DESCRIPTORS_PER_REPLY;
 
+  static {
+    // This class is client-lib's only user of junixsocket, and the JVM initializes it before its
+    // first method runs, so before junixsocket loads its native library.
+    JunixsocketLibrary.preferInstalled();
+  }
+
   private final AFUNIXSocket socket;
   private final OutputStream out;
   private final FrameReader reader;
