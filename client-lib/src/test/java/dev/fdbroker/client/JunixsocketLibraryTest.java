@@ -89,6 +89,22 @@ class JunixsocketLibraryTest {
   }
 
   @Test
+  void nothingThatGoesWrongStopsTheClient() {
+    String before = System.getProperty(JunixsocketLibrary.LOCATION_PROPERTY);
+    System.setProperty(JunixsocketLibrary.LOCATION_PROPERTY, "bad\0path");
+    try {
+      JunixsocketLibrary.preferInstalled(); // Path.of throws InvalidPathException: swallowed
+      assertEquals(null, System.getProperty(JunixsocketLibrary.OVERRIDE_PROPERTY));
+    } finally {
+      if (before == null) {
+        System.clearProperty(JunixsocketLibrary.LOCATION_PROPERTY);
+      } else {
+        System.setProperty(JunixsocketLibrary.LOCATION_PROPERTY, before);
+      }
+    }
+  }
+
+  @Test
   void onlyOnLinux() throws IOException {
     Properties p = system(installed());
     p.setProperty("os.name", "Mac OS X");
