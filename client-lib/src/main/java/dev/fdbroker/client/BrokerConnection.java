@@ -3,6 +3,7 @@ package dev.fdbroker.client;
 import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.Frame;
 import dev.fdbroker.protocol.FrameReader;
+import dev.fdbroker.protocol.FramingException;
 import dev.fdbroker.protocol.MalformedReplyException;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
@@ -34,29 +35,46 @@ final class BrokerConnection implements Closeable {
 
   private static final int ANCILLARY_BUFFER_BYTES = 16 + 4 * MAX_DESCRIPTORS_PER_REPLY;
 
+  static {
+    // This class is client-lib's only user of junixsocket, and the JVM initializes it before its
+    // first method runs, so before junixsocket loads its native library.
+    JunixsocketLibrary.preferInstalled();
+  }
+
   private final AFUNIXSocket socket;
   private final OutputStream out;
   private final FrameReader reader;
+  private int replyTimeoutMillis;
   private long nextId = 1;
 
-  private BrokerConnection(AFUNIXSocket socket) throws IOException {
+  private BrokerConnection(AFUNIXSocket socket, int replyTimeoutMillis) throws IOException {
     this.socket = socket;
     this.out = socket.getOutputStream();
     this.reader = new FrameReader(socket.getInputStream());
+    this.replyTimeoutMillis = replyTimeoutMillis;
   }
 
-  static BrokerConnection open(Path socketPath, int connectTimeoutMillis, int requestTimeoutMillis)
+  static BrokerConnection open(Path socketPath, int connectTimeoutMillis, int replyTimeoutMillis)
       throws IOException {
     AFUNIXSocket socket = AFUNIXSocket.newInstance();
     try {
       socket.connect(AFUNIXSocketAddress.of(socketPath), connectTimeoutMillis);
-      socket.setSoTimeout(requestTimeoutMillis);
+      socket.setSoTimeout(replyTimeoutMillis);
       // Without this the kernel drops every descriptor the broker sends (junixsocket's default is 0).
       socket.ensureAncillaryReceiveBufferSize(ANCILLARY_BUFFER_BYTES);
-      return new BrokerConnection(socket);
+      return new BrokerConnection(socket, replyTimeoutMillis);
     } catch (IOException e) {
       socket.close();
       throw e;
+    }
+  }
+
+  /** How long a reply may take on this connection from now on. */
+  void replyTimeout(int millis) throws IOException {
+    // Two system calls: worth skipping when nothing changes, which is nearly always.
+    if (millis != replyTimeoutMillis) {
+      socket.setSoTimeout(millis);
+      replyTimeoutMillis = millis;
     }
   }
 
@@ -75,7 +93,18 @@ final class BrokerConnection implements Closeable {
 
   private Reply exchange(Request request, List<BrokeredFile> filesOut) throws IOException {
     out.write(RequestCodec.encode(request));
-    Frame frame = reader.next();
+    Frame frame;
+    try {
+      frame = reader.next();
+    } catch (IOException e) {
+      // Descriptors arrive with a reply's first bytes, so a reply cut short may have brought some.
+      // Closed now: the request may be retried, and none of them may outlive this failed exchange.
+      closeAll(socket.getReceivedFileDescriptors());
+      if (e instanceof FramingException) {
+        throw new MalformedReplyException("the reply's frame header is invalid: " + e.getMessage());
+      }
+      throw e;
+    }
     FileDescriptor[] received = socket.getReceivedFileDescriptors();
     try {
       if (frame == null) {

@@ -17,6 +17,12 @@ public final class BrokerRefusedException extends IOException {
     this.code = code;
   }
 
+  /** The last of several refusals. @param note how long it was tried, e.g. " (7 tries in 3012 ms)" */
+  BrokerRefusedException(BrokerRefusedException last, String note) {
+    super(last.getMessage() + note);
+    this.code = last.code;
+  }
+
   public ErrorCode code() {
     return code;
   }

@@ -11,6 +11,11 @@ public final class BrokerUnavailableException extends IOException {
   private static final long serialVersionUID = 1L;
 
   public BrokerUnavailableException(Path socket, IOException cause) {
-    super("fdbroker at " + socket + " is unavailable: " + cause.getMessage(), cause);
+    this(socket, cause, "");
+  }
+
+  /** @param note how long it was tried, e.g. " (7 tries in 3012 ms)", or "" */
+  BrokerUnavailableException(Path socket, IOException cause, String note) {
+    super("fdbroker at " + socket + " is unavailable" + note + ": " + cause.getMessage(), cause);
   }
 }

@@ -5,7 +5,9 @@ import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.MalformedReplyException;
 import dev.fdbroker.protocol.Reply;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -29,9 +31,18 @@ import java.util.concurrent.TimeUnit;
  * }</pre>
  *
  * <p>One client is meant to be shared: it is thread-safe and keeps a small pool of connections,
- * each used by one thread at a time. A connection the broker has since closed (idle timeout,
- * restart) is replaced transparently; opening is idempotent, so such a request is retried once on a
- * fresh connection. Files stay open after the client is closed.
+ * each used by one thread at a time. Files stay open after the client is closed.
+ *
+ * <p>Opening is idempotent, so a request is sent again when it may not have been served: when the
+ * pooled connection it took had been closed by the broker (idle timeout, restart), at once on a
+ * fresh one; when the broker cannot be reached (its socket is missing or nobody listens: a
+ * restart), when the connection breaks before the whole reply came, or when the broker answers
+ * {@code busy}, after a pause that grows from about 10 ms to about 1 s, with jitter. It keeps trying
+ * until the request timeout is used up (the last try still gets 100 ms of it), then throws the last
+ * error, saying how many tries it made in how long.
+ * A refusal of the request ({@code bad_request}, {@code too_large}), a reply that does not decode,
+ * and a socket this process may not connect to fail at once. Descriptors that came with a failed
+ * exchange are closed before the next try.
  *
  * <p>Refusals are the java.nio exceptions a Java user expects: {@link
  * java.nio.file.AccessDeniedException} when the policy denies a path, {@link
@@ -48,6 +59,7 @@ public final class FdBrokerClient implements AutoCloseable {
   private final int connectTimeoutMillis;
   private final int requestTimeoutMillis;
   private final Semaphore permits;
+  private final Backoff backoff;
   private final ArrayDeque<BrokerConnection> idle = new ArrayDeque<>();
   private boolean closed;
   /** Paths per request: the broker's limit (learnt from a ping) and ours, whichever is lower. */
@@ -58,6 +70,7 @@ public final class FdBrokerClient implements AutoCloseable {
     this.connectTimeoutMillis = toMillis(b.connectTimeout);
     this.requestTimeoutMillis = toMillis(b.requestTimeout);
     this.permits = new Semaphore(b.maxConnections, true);
+    this.backoff = b.backoff;
   }
 
   /** Connects to the broker at {@code socket} with default settings, failing now if it cannot. */
@@ -149,18 +162,50 @@ public final class FdBrokerClient implements AutoCloseable {
     return openAll(List.of(paths));
   }
 
+  /**
+   * One request, tried until it gets an answer or its deadline ({@code requestTimeout} from now)
+   * passes. Opening and pinging are idempotent, so a request the broker may or may not have seen
+   * is safe to send again. Retried: failing to connect (no socket, nobody listening: a broker
+   * restarting), a connection that broke before the whole reply came (a broker stopping), and
+   * {@code busy}. Not retried: any other refusal, a reply that does not decode, a reply that did
+   * not come in time (the deadline has passed), and a socket we may not use.
+   */
   private Reply call(List<String> paths, List<BrokeredFile> filesOut) throws IOException {
     acquirePermit();
     try {
-      BrokerConnection pooled = pollIdle();
-      if (pooled != null) {
+      Backoff.Attempts attempts = backoff.begin(requestTimeoutMillis);
+      BrokerConnection conn = pollIdle();
+      while (true) {
+        boolean pooled = conn != null;
+        // The first try has the whole request timeout; a retry has what is left of it.
+        int timeout = attempts.first() ? requestTimeoutMillis : attempts.remainingMillis();
+        if (conn == null) {
+          ensureOpen();
+          int connectTimeout = Math.min(connectTimeoutMillis, timeout);
+          try {
+            conn = BrokerConnection.open(socket, connectTimeout, timeout);
+          } catch (IOException e) {
+            if (deniedToUs() || !attempts.pause()) {
+              throw connectFailure(e, connectTimeout, attempts);
+            }
+            continue;
+          }
+        }
         try {
-          return exchange(pooled, paths, filesOut);
-        } catch (BrokerUnavailableException stale) {
-          // The pooled connection had gone stale (broker idle timeout or restart): one fresh try.
+          return exchange(conn, paths, filesOut);
+        } catch (IOException e) {
+          conn = null; // exchange closed it
+          boolean broke = brokeBeforeTheReply(e);
+          if (pooled && broke) {
+            // The broker had closed the pooled connection (idle timeout, restart): a fresh one at once.
+            attempts.again();
+            continue;
+          }
+          if (!(broke || isBusy(e)) || !attempts.pause()) {
+            throw exchangeFailure(e, timeout, attempts);
+          }
         }
       }
-      return exchange(newConnection(), paths, filesOut);
     } finally {
       permits.release();
     }
@@ -172,30 +217,68 @@ public final class FdBrokerClient implements AutoCloseable {
    */
   private Reply exchange(BrokerConnection conn, List<String> paths, List<BrokeredFile> filesOut)
       throws IOException {
+    Reply reply;
     try {
-      Reply reply = send(conn, paths, filesOut);
-      offerIdle(conn);
-      return reply;
-    } catch (SocketTimeoutException e) {
-      conn.close();
-      throw new SocketTimeoutException("fdbroker at " + socket + " did not answer within "
-          + requestTimeoutMillis + " ms");
-    } catch (BrokerRefusedException | MalformedReplyException e) {
-      conn.close();
+      reply = paths == null ? conn.ping() : conn.open(paths, filesOut);
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(conn); // the failure, not the closing, decides whether to try again
       throw e;
-    } catch (IOException e) {
-      conn.close();
-      throw new BrokerUnavailableException(socket, e);
     }
-  }
-
-  private static Reply send(BrokerConnection conn, List<String> paths, List<BrokeredFile> filesOut)
-      throws IOException {
-    Reply reply = paths == null ? conn.ping() : conn.open(paths, filesOut);
     if (reply instanceof Reply.Failed) {
+      closeQuietly(conn);
       throw refusal(reply);
     }
+    release(conn);
     return reply;
+  }
+
+  /**
+   * Whether the connection failed before a whole reply came: the broker went away, or was going.
+   * Not a refusal, not a reply that failed to decode, not a timeout or an interrupt.
+   */
+  private static boolean brokeBeforeTheReply(IOException e) {
+    return !(e instanceof BrokerRefusedException || e instanceof MalformedReplyException
+        || e instanceof InterruptedIOException);
+  }
+
+  private static boolean isBusy(IOException e) {
+    return e instanceof BrokerRefusedException && ((BrokerRefusedException) e).code() == ErrorCode.BUSY;
+  }
+
+  /**
+   * Whether the socket is there but not ours to connect to. Its mode and group come from the
+   * broker's configuration and stay the same across a restart, so waiting would not help.
+   */
+  private boolean deniedToUs() {
+    return !Files.notExists(socket) && !Files.isWritable(socket);
+  }
+
+  /** What a caller sees when connecting failed for good: the last error, and how long we tried. */
+  private IOException connectFailure(IOException last, int timeoutMillis, Backoff.Attempts attempts) {
+    if (last instanceof SocketTimeoutException) {
+      return new SocketTimeoutException("could not connect to fdbroker at " + socket + " within "
+          + timeoutMillis + " ms" + triesNote(attempts));
+    }
+    return new BrokerUnavailableException(socket, last, triesNote(attempts));
+  }
+
+  /** What a caller sees when an exchange failed for good: the last error, and how long we tried. */
+  private IOException exchangeFailure(IOException last, int timeoutMillis, Backoff.Attempts attempts) {
+    if (last instanceof SocketTimeoutException) {
+      return new SocketTimeoutException("fdbroker at " + socket + " did not answer within "
+          + timeoutMillis + " ms" + triesNote(attempts));
+    }
+    if (isBusy(last) && !attempts.first()) {
+      return new BrokerRefusedException((BrokerRefusedException) last, triesNote(attempts));
+    }
+    if (last instanceof BrokerRefusedException || last instanceof MalformedReplyException) {
+      return last;
+    }
+    return new BrokerUnavailableException(socket, last, triesNote(attempts));
+  }
+
+  private static String triesNote(Backoff.Attempts attempts) {
+    return attempts.first() ? "" : " (" + attempts + ")";
   }
 
   private static BrokerRefusedException refusal(Reply reply) {
@@ -214,23 +297,15 @@ public final class FdBrokerClient implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted while waiting for a connection");
+      throw new InterruptedIOException("interrupted while waiting for a connection");
     }
   }
 
-  private BrokerConnection newConnection() throws IOException {
+  private void ensureOpen() throws IOException {
     synchronized (idle) {
       if (closed) {
         throw new IOException("client is closed");
       }
-    }
-    try {
-      return BrokerConnection.open(socket, connectTimeoutMillis, requestTimeoutMillis);
-    } catch (SocketTimeoutException e) {
-      throw new SocketTimeoutException("could not connect to fdbroker at " + socket + " within "
-          + connectTimeoutMillis + " ms");
-    } catch (IOException e) {
-      throw new BrokerUnavailableException(socket, e);
     }
   }
 
@@ -240,14 +315,31 @@ public final class FdBrokerClient implements AutoCloseable {
     }
   }
 
-  private void offerIdle(BrokerConnection conn) throws IOException {
-    synchronized (idle) {
-      if (!closed) {
-        idle.offerFirst(conn);
-        return;
+  /**
+   * Puts a connection back in the pool after a clean exchange. Never throws: the exchange's files
+   * are already in the caller's hands.
+   */
+  private void release(BrokerConnection conn) {
+    try {
+      conn.replyTimeout(requestTimeoutMillis); // a retry's connection may have been given less
+      synchronized (idle) {
+        if (!closed) {
+          idle.offerFirst(conn);
+          return;
+        }
       }
+    } catch (IOException e) {
+      // not worth keeping
     }
-    conn.close();
+    closeQuietly(conn);
+  }
+
+  private static void closeQuietly(BrokerConnection conn) {
+    try {
+      conn.close();
+    } catch (IOException e) {
+      // nothing more to do with it
+    }
   }
 
   /** Closes the pooled connections. Files already opened stay open. */
@@ -278,6 +370,7 @@ public final class FdBrokerClient implements AutoCloseable {
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration requestTimeout = Duration.ofSeconds(30);
     private int maxConnections = 4;
+    private Backoff backoff = Backoff.DEFAULT;
 
     private Builder(Path socket) {
       this.socket = Objects.requireNonNull(socket, "socket");
@@ -290,7 +383,10 @@ public final class FdBrokerClient implements AutoCloseable {
       return this;
     }
 
-    /** How long to wait for a reply (and for a free connection). Default 30 s. */
+    /**
+     * How long a request may take, retries included, and how long to wait for a free connection.
+     * Default 30 s. A broker that is restarting or busy is tried again until this has passed.
+     */
     public Builder requestTimeout(Duration timeout) {
       toMillis(timeout);
       this.requestTimeout = timeout;
@@ -303,6 +399,12 @@ public final class FdBrokerClient implements AutoCloseable {
         throw new IllegalArgumentException("maxConnections must be at least 1");
       }
       this.maxConnections = n;
+      return this;
+    }
+
+    /** The pauses between tries; tests give one with a clock of their own. */
+    Builder backoff(Backoff backoff) {
+      this.backoff = Objects.requireNonNull(backoff, "backoff");
       return this;
     }
 
