@@ -3,6 +3,7 @@ package dev.fdbroker.broker.cli;
 import dev.fdbroker.broker.BrokerVersion;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Model.OptionSpec;
  * was a sixth of the broker's start-up; a command's options are plain data here, next to the code
  * that reads them.
  */
-public final class Main implements Runnable {
+public final class Main implements Callable<Integer> {
 
   /** Exit status for a bad command line or an unusable config file. */
   static final int EXIT_USAGE = 2;
@@ -63,9 +64,10 @@ public final class Main implements Runnable {
             .description("Print version information and exit.").build());
   }
 
-  /** No command given: say what there is. */
+  /** No command given: a usage error, so a script that forgot the command does not pass for done. */
   @Override
-  public void run() {
+  public Integer call() {
     commandLine.usage(System.err);
+    return EXIT_USAGE;
   }
 }

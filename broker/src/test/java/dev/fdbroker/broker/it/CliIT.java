@@ -85,6 +85,18 @@ class CliIT {
   }
 
   @Test
+  void noCommandIsAUsageErrorButHelpIsNot() throws Exception {
+    ItSupport.Result none = fdbroker();
+    assertEquals(2, none.exit(), "fdbroker --help says a usage error exits 2");
+    assertEquals("", none.stdout());
+    assertTrue(none.stderr().startsWith("Usage: fdbroker [-hV] [COMMAND]\n"), none.stderr());
+    ItSupport.Result help = fdbroker("--help").assertExit(0);
+    assertTrue(help.stdout().startsWith("Usage: fdbroker [-hV] [COMMAND]\n"), help.stdout());
+    assertTrue(help.stdout().contains("2   usage or config error"), help.stdout());
+    fdbroker("--version").assertExit(0);
+  }
+
+  @Test
   void aMissingArgumentIsAUsageErrorThatNamesIt() throws Exception {
     ItSupport.Result noFile = fdbroker("check-config");
     assertEquals(2, noFile.exit());
