@@ -18,6 +18,9 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 public final class Main implements Callable<Integer> {
 
+  /** Exit status for a failure that is not the command line's or the config's fault. */
+  static final int EXIT_FAILURE = 1;
+
   /** Exit status for a bad command line or an unusable config file. */
   static final int EXIT_USAGE = 2;
 

@@ -51,7 +51,12 @@ public final class MetricsEndpoint implements Closeable {
     return endpoint;
   }
 
-  /** Binds {@code listen} ({@code host:port} or {@code unix:/path}) and starts serving. */
+  /**
+   * Binds {@code listen} ({@code host:port} or {@code unix:/path}) and starts serving.
+   *
+   * @throws SocketBinder.BadSettingException a unix socket path that cannot be used as given
+   * @throws IOException the address is taken, or cannot be bound otherwise (the message names it)
+   */
   public static MetricsEndpoint start(String listen, Supplier<String> scrape) throws IOException {
     MetricsEndpoint endpoint;
     if (listen.startsWith("unix:")) {
@@ -61,7 +66,12 @@ public final class MetricsEndpoint implements Closeable {
       int colon = listen.lastIndexOf(':');
       String host = listen.substring(0, colon).replace("[", "").replace("]", "");
       int port = Integer.parseInt(listen.substring(colon + 1));
-      ServerSocket tcp = new ServerSocket(port, 50, InetAddress.getByName(host));
+      ServerSocket tcp;
+      try {
+        tcp = new ServerSocket(port, 50, InetAddress.getByName(host));
+      } catch (IOException e) {
+        throw new IOException("cannot listen on " + listen + ": " + e.getMessage(), e);
+      }
       endpoint = new MetricsEndpoint(tcp, null, scrape, listen);
     }
     THREADS.name("fdbroker-metrics").start(endpoint::acceptLoop);
