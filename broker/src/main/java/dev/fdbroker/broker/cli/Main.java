@@ -34,6 +34,11 @@ public final class Main implements Callable<Integer> {
   }
 
   static CommandLine commandLine() {
+    return commandLine(new ServeCommand().spec(), new CheckConfigCommand().spec(), new ExplainCommand().spec());
+  }
+
+  /** The {@code fdbroker} command with these subcommands, each under its own name. */
+  static CommandLine commandLine(CommandSpec... commands) {
     Main main = new Main();
     CommandSpec spec = withHelpOptions(CommandSpec.wrapWithoutInspection(main))
         .name("fdbroker")
@@ -46,11 +51,13 @@ public final class Main implements Callable<Integer> {
         .description("Opens files for sandboxed workers and passes them the descriptors over a unix socket.")
         .exitCodeListHeading("%nExit status:%n")
         .exitCodeList(exitCodes);
-    spec.addSubcommand("serve", new ServeCommand().spec());
-    spec.addSubcommand("check-config", new CheckConfigCommand().spec());
-    spec.addSubcommand("explain", new ExplainCommand().spec());
+    for (CommandSpec command : commands) {
+      spec.addSubcommand(command.name(), command);
+    }
+    // A bad command line is a usage error; an exception a command did not expect is a failure,
+    // whatever it was doing.
     main.commandLine = new CommandLine(spec)
-        .setExitCodeExceptionMapper(e -> EXIT_USAGE)
+        .setExitCodeExceptionMapper(e -> e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_FAILURE)
         .setCaseInsensitiveEnumValuesAllowed(true);
     return main.commandLine;
   }
