@@ -16,6 +16,7 @@ import dev.fdbroker.broker.systemd.Heartbeat;
 import dev.fdbroker.broker.systemd.SdNotify;
 import dev.fdbroker.broker.systemd.SignalHandlers;
 import dev.fdbroker.broker.systemd.SocketActivation;
+import dev.fdbroker.broker.systemd.UserNamespace;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
@@ -152,6 +153,9 @@ final class ServeCommand implements Callable<Integer> {
       Daemon daemon = new Daemon(config, current, server, notify, metrics, audit);
       SignalHandlers.install(daemon::reload, daemon::stop);
 
+      UserNamespace.partialMaps().ifPresent(maps -> log.warn("running in a user namespace ({}): a caller whose uid"
+          + " or gid is not mapped into it is seen as the overflow id (65534, nobody and nogroup, by default),"
+          + " so a rule for that user or group applies to every such caller", maps));
       int rules = policy.rules().size();
       log.info("fdbroker {} serving {} with policy {} ({} rule{}), opener {}", BrokerVersion.get(),
           owned != null ? owned.path() + " (mode " + socketMode + ")" : "the socket-activated socket",

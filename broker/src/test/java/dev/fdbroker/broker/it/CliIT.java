@@ -262,6 +262,27 @@ class CliIT {
   }
 
   @Test
+  void serveWarnsOnceWhenAUserNamespaceHidesCallers() throws Exception {
+    Assumptions.assumeTrue(ItSupport.run(List.of("unshare", "--user", "--map-root-user", "true"),
+        Duration.ofSeconds(10)).exit() == 0, "needs util-linux's unshare and user namespaces");
+    Path p = policy("userns.yaml", "rules: []\n");
+    try (BrokerProcess host = BrokerProcess.start(p, dir.resolve("host.sock"))) {
+      assertEquals(List.of(), warnings(host.log()), host.log());
+    }
+    try (BrokerProcess inside = BrokerProcess.start(p, dir.resolve("userns.sock"), java.util.Map.of(),
+        List.of("unshare", "--user", "--map-root-user"))) {
+      List<String> warnings = warnings(inside.log());
+      assertEquals(1, warnings.size(), inside.log());
+      assertTrue(warnings.get(0).contains("user namespace (uid_map \"0 0 1\", gid_map \"0 0 1\")"), warnings.get(0));
+      assertTrue(warnings.get(0).contains("65534"), warnings.get(0));
+    }
+  }
+
+  static List<String> warnings(String log) {
+    return log.lines().filter(l -> l.contains(" WARN ")).toList();
+  }
+
+  @Test
   void serveAppliesTheSocketModeAndRefusesABadConfig() throws Exception {
     Path p = policy("mode.yaml", "rules: []\n");
     Path sock = dir.resolve("mode.sock");
