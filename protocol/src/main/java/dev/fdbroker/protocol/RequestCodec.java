@@ -19,19 +19,73 @@ public final class RequestCodec {
   private RequestCodec() {}
 
   /**
+   * What a request said, read whole before it is judged: the verdict must not depend on the order
+   * of its fields (an unknown op is the problem, whatever "paths" holds), and the id is echoed
+   * wherever it stands.
+   *
+   * @param opProblem why "op" could not be taken, or null
+   * @param paths the paths, or null if the request has no "paths"
+   * @param pathsProblem why "paths" could not be taken, or null
+   * @param unknownField the first field that is not id, op or paths, or null
+   */
+  private record Fields(RequestId id, String op, String opProblem, List<String> paths, String pathsProblem,
+      String unknownField) {}
+
+  /**
    * Decodes one request.
    *
    * @param maxPaths the most paths an open request may carry (at most {@link
    *     ProtocolLimits#MAX_PATHS_PER_REQUEST})
    */
   public static Request decode(Frame frame, int maxPaths) throws BadRequestException {
-    RequestId id = RequestId.NONE;
-    String op = null;
-    List<String> paths = null;
     String encodingProblem = Utf8.problem(frame, "request");
     if (encodingProblem != null) {
-      throw new BadRequestException(id, encodingProblem);
+      throw new BadRequestException(RequestId.NONE, encodingProblem);
     }
+    Fields f = read(frame, maxPaths);
+    RequestId id = f.id();
+    if (f.opProblem() != null) {
+      throw new BadRequestException(id, f.opProblem());
+    }
+    if (f.op() == null) {
+      throw new BadRequestException(id, "missing \"op\"");
+    }
+    if (!f.op().equals("open") && !f.op().equals("ping")) {
+      throw new BadRequestException(id, "unknown op " + quote(f.op()) + " (expected \"open\" or \"ping\")");
+    }
+    if (f.unknownField() != null) {
+      throw new BadRequestException(id, "unknown field " + quote(f.unknownField()));
+    }
+    if (f.pathsProblem() != null) {
+      throw new BadRequestException(id, f.pathsProblem());
+    }
+    if (f.op().equals("ping")) {
+      if (f.paths() != null) {
+        throw new BadRequestException(id, "\"ping\" takes no \"paths\"");
+      }
+      return new Request.Ping(id);
+    }
+    if (f.paths() == null) {
+      throw new BadRequestException(id, "\"open\" needs \"paths\"");
+    }
+    if (f.paths().isEmpty()) {
+      throw new BadRequestException(id, "\"paths\" must name at least one path");
+    }
+    return new Request.Open(id, f.paths());
+  }
+
+  /**
+   * Reads the request's fields. Only what stops the reading is thrown here: broken JSON, a
+   * duplicate field, an id that cannot be echoed. The value of a field that is not understood is
+   * skipped (within the parser's nesting and length bounds) and its problem kept for the verdict.
+   */
+  private static Fields read(Frame frame, int maxPaths) throws BadRequestException {
+    RequestId id = RequestId.NONE;
+    String op = null;
+    String opProblem = null;
+    List<String> paths = null;
+    String pathsProblem = null;
+    String unknownField = null;
     try (JsonParser p = Json.REQUESTS.createParser(frame.array(), frame.offset(), frame.length())) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new BadRequestException(id, "request must be a JSON object");
@@ -56,16 +110,22 @@ public final class RequestCodec {
             id = readId(p, value);
             break;
           case "op":
-            if (value != JsonToken.VALUE_STRING) {
-              throw new BadRequestException(id, "\"op\" must be a string");
+            if (value == JsonToken.VALUE_STRING) {
+              op = p.getText();
+            } else {
+              p.skipChildren();
+              opProblem = "\"op\" must be a string";
             }
-            op = p.getText();
             break;
           case "paths":
-            paths = readPaths(p, value, id, maxPaths);
+            paths = new ArrayList<>();
+            pathsProblem = readPaths(p, value, paths, maxPaths);
             break;
           default:
-            throw new BadRequestException(id, "unknown field " + quote(field));
+            p.skipChildren();
+            if (unknownField == null) {
+              unknownField = field;
+            }
         }
       }
       if (t != JsonToken.END_OBJECT) {
@@ -80,26 +140,7 @@ public final class RequestCodec {
       // Parsing a byte array does no I/O; anything else is a parse failure too.
       throw new BadRequestException(id, "malformed JSON: " + e.getMessage());
     }
-    if (op == null) {
-      throw new BadRequestException(id, "missing \"op\"");
-    }
-    switch (op) {
-      case "open":
-        if (paths == null) {
-          throw new BadRequestException(id, "\"open\" needs \"paths\"");
-        }
-        if (paths.isEmpty()) {
-          throw new BadRequestException(id, "\"paths\" must name at least one path");
-        }
-        return new Request.Open(id, paths);
-      case "ping":
-        if (paths != null) {
-          throw new BadRequestException(id, "\"ping\" takes no \"paths\"");
-        }
-        return new Request.Ping(id);
-      default:
-        throw new BadRequestException(id, "unknown op " + quote(op) + " (expected \"open\" or \"ping\")");
-    }
+    return new Fields(id, op, opProblem, paths, pathsProblem, unknownField);
   }
 
   private static RequestId readId(JsonParser p, JsonToken value) throws IOException, BadRequestException {
@@ -130,23 +171,31 @@ public final class RequestCodec {
     }
   }
 
-  private static List<String> readPaths(JsonParser p, JsonToken value, RequestId id, int maxPaths)
-      throws IOException, BadRequestException {
+  /**
+   * Reads the value of "paths" into {@code into}: what is wrong with it, or null. The rest of a
+   * value that is wrong is skipped, so the reading goes on.
+   */
+  private static String readPaths(JsonParser p, JsonToken value, List<String> into, int maxPaths) throws IOException {
+    String notStrings = "\"paths\" must be an array of strings";
     if (value != JsonToken.START_ARRAY) {
-      throw new BadRequestException(id, "\"paths\" must be an array of strings");
+      p.skipChildren();
+      return notStrings;
     }
-    List<String> paths = new ArrayList<>();
+    String problem = null;
     JsonToken t;
-    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+    // Jackson reports an array the input leaves open; null is checked all the same, as the loop
+    // would not end on it.
+    while ((t = p.nextToken()) != JsonToken.END_ARRAY && t != null) {
       if (t != JsonToken.VALUE_STRING) {
-        throw new BadRequestException(id, "\"paths\" must be an array of strings");
+        p.skipChildren();
+        problem = problem != null ? problem : notStrings;
+      } else if (into.size() == maxPaths) {
+        problem = problem != null ? problem : "too many paths: at most " + maxPaths + " per request";
+      } else {
+        into.add(p.getText());
       }
-      if (paths.size() == maxPaths) {
-        throw new BadRequestException(id, "too many paths: at most " + maxPaths + " per request");
-      }
-      paths.add(p.getText());
     }
-    return paths;
+    return problem;
   }
 
   /** Encodes a request as a complete frame, header included. */

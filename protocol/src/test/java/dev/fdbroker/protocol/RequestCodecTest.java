@@ -76,7 +76,8 @@ class RequestCodecTest {
     assertTrue(bad("{'op':'ping'}").getMessage().startsWith("malformed JSON: "));
     assertTrue(bad("{\"op\":\"ping\",\"id\":NaN}").getMessage().startsWith("malformed JSON: "));
     String deep = "{\"op\":\"ping\",\"x\":" + "[".repeat(100) + "]".repeat(100) + "}";
-    assertTrue(bad(deep).getMessage().startsWith("unknown field"));
+    // The unknown field's value is skipped, not refused unread, and the parser bounds its nesting.
+    assertTrue(bad(deep).getMessage().startsWith("malformed JSON: Document nesting depth"), bad(deep).getMessage());
   }
 
   @Test
@@ -116,9 +117,40 @@ class RequestCodecTest {
   }
 
   @Test
-  void keepsTheIdWhenItWasReadBeforeTheProblem() {
+  void echoesTheIdWhereverItStands() {
     assertEquals(RequestId.ofNumber(42), bad("{\"id\":42,\"op\":\"open\",\"paths\":[1]}").id());
-    assertEquals(RequestId.NONE, bad("{\"op\":\"open\",\"paths\":[1],\"id\":42}").id());
+    assertEquals(RequestId.ofNumber(42), bad("{\"op\":\"open\",\"paths\":[1],\"id\":42}").id());
+    assertEquals(RequestId.ofNumber(42), bad("{\"uid\":0,\"op\":\"open\",\"paths\":[\"/a\"],\"id\":42}").id());
+    // Only a request that cannot be read as far as its id loses it.
+    assertEquals(RequestId.NONE, bad("{\"op\":\"open\",\"paths\":[1,],\"id\":42}").id());
+    assertEquals(RequestId.NONE, bad("{\"op\":\"ping\",\"id\":[42]}").id());
+  }
+
+  /** Whatever else a request with an unknown op holds means nothing: the op is what is wrong. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+      "{\"id\":3,\"op\":\"delete\",\"paths\":[\"/a\"]}",
+      "{\"paths\":[\"/a\"],\"op\":\"delete\",\"id\":3}",
+      "{\"id\":3,\"op\":\"delete\",\"path\":\"/a\"}",
+      "{\"id\":3,\"path\":\"/a\",\"op\":\"delete\"}",
+      "{\"id\":3,\"op\":\"delete\",\"paths\":[\"/a\"],\"recursive\":true}",
+      "{\"recursive\":{\"depth\":[1,[2]]},\"op\":\"delete\",\"id\":3}",
+      "{\"op\":\"delete\",\"paths\":[1],\"id\":3}",
+      "{\"paths\":{\"a\":[1]},\"op\":\"delete\",\"id\":3}",
+      "{\"op\":\"delete\",\"paths\":[],\"id\":3}",
+  })
+  void anUnknownOpIsNamedWhateverElseTheRequestHolds(String json) {
+    BadRequestException e = bad(json);
+    assertEquals("unknown op \"delete\" (expected \"open\" or \"ping\")", e.getMessage());
+    assertEquals(RequestId.ofNumber(3), e.id());
+  }
+
+  @Test
+  void theVerdictDoesNotDependOnFieldOrder() {
+    assertEquals("unknown field \"uid\"", bad("{\"uid\":0,\"paths\":[1],\"op\":\"open\"}").getMessage());
+    assertEquals("unknown field \"uid\"", bad("{\"op\":\"open\",\"paths\":[1],\"uid\":0}").getMessage());
+    assertEquals("\"paths\" must be an array of strings", bad("{\"paths\":[1],\"op\":\"open\"}").getMessage());
+    assertEquals("\"ping\" takes no \"paths\"", bad("{\"paths\":[\"/a\"],\"op\":\"ping\"}").getMessage());
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.fdbroker.broker.cli;
 import dev.fdbroker.broker.BrokerVersion;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -15,7 +16,10 @@ import picocli.CommandLine.Model.OptionSpec;
  * was a sixth of the broker's start-up; a command's options are plain data here, next to the code
  * that reads them.
  */
-public final class Main implements Runnable {
+public final class Main implements Callable<Integer> {
+
+  /** Exit status for a failure that is not the command line's or the config's fault. */
+  static final int EXIT_FAILURE = 1;
 
   /** Exit status for a bad command line or an unusable config file. */
   static final int EXIT_USAGE = 2;
@@ -30,6 +34,11 @@ public final class Main implements Runnable {
   }
 
   static CommandLine commandLine() {
+    return commandLine(new ServeCommand().spec(), new CheckConfigCommand().spec(), new ExplainCommand().spec());
+  }
+
+  /** The {@code fdbroker} command with these subcommands, each under its own name. */
+  static CommandLine commandLine(CommandSpec... commands) {
     Main main = new Main();
     CommandSpec spec = withHelpOptions(CommandSpec.wrapWithoutInspection(main))
         .name("fdbroker")
@@ -42,11 +51,13 @@ public final class Main implements Runnable {
         .description("Opens files for sandboxed workers and passes them the descriptors over a unix socket.")
         .exitCodeListHeading("%nExit status:%n")
         .exitCodeList(exitCodes);
-    spec.addSubcommand("serve", new ServeCommand().spec());
-    spec.addSubcommand("check-config", new CheckConfigCommand().spec());
-    spec.addSubcommand("explain", new ExplainCommand().spec());
+    for (CommandSpec command : commands) {
+      spec.addSubcommand(command.name(), command);
+    }
+    // A bad command line is a usage error; an exception a command did not expect is a failure,
+    // whatever it was doing.
     main.commandLine = new CommandLine(spec)
-        .setExitCodeExceptionMapper(e -> EXIT_USAGE)
+        .setExitCodeExceptionMapper(e -> e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_FAILURE)
         .setCaseInsensitiveEnumValuesAllowed(true);
     return main.commandLine;
   }
@@ -63,9 +74,10 @@ public final class Main implements Runnable {
             .description("Print version information and exit.").build());
   }
 
-  /** No command given: say what there is. */
+  /** No command given: a usage error, so a script that forgot the command does not pass for done. */
   @Override
-  public void run() {
+  public Integer call() {
     commandLine.usage(System.err);
+    return EXIT_USAGE;
   }
 }

@@ -16,8 +16,10 @@ import dev.fdbroker.broker.systemd.Heartbeat;
 import dev.fdbroker.broker.systemd.SdNotify;
 import dev.fdbroker.broker.systemd.SignalHandlers;
 import dev.fdbroker.broker.systemd.SocketActivation;
+import dev.fdbroker.broker.systemd.UserNamespace;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.Optional;
@@ -52,7 +54,9 @@ final class ServeCommand implements Callable<Integer> {
   ServeCommand() {
     spec.usageMessage().description(
         "Serves the policy on a unix socket until stopped (SIGTERM or SIGINT); SIGHUP reloads the policy.",
-        "Under socket activation (LISTEN_FDS, LISTEN_PID) the inherited socket is served and --socket is ignored.");
+        "Under socket activation (LISTEN_FDS, LISTEN_PID) the inherited socket is served and --socket is ignored.",
+        "Exit 0 once stopped; 1 if another process serves the socket (or the metrics address) or serving fails;"
+            + " 2 on a usage or config error, including a socket path, directory or group that cannot be used.");
   }
 
   CommandSpec spec() {
@@ -84,6 +88,16 @@ final class ServeCommand implements Callable<Integer> {
       log.error("{}", e.getMessage());
       return Main.EXIT_USAGE;
     }
+    // Looked up before anything is bound, so that a wrong name leaves no socket behind.
+    GroupPrincipal group = null;
+    if (socketGroup != null) {
+      try {
+        group = SocketBinder.group(socketGroup);
+      } catch (IllegalArgumentException e) {
+        log.error("--socket-group: {}", e.getMessage());
+        return Main.EXIT_USAGE;
+      }
+    }
     SdNotify notify = SdNotify.fromEnvironment();
     Optional<SocketActivation.Sockets> inherited;
     try {
@@ -109,47 +123,74 @@ final class ServeCommand implements Callable<Integer> {
     BrokerMetrics metrics = setUp(metricsSetUp);
     metrics.policyLoaded(1, policy.rules().size(), loadNanos);
     SecureOpener opener = SecureOpener.forThisKernel();
-    // Bound here, the socket file is ours to remove; inherited, it belongs to the service manager.
-    SocketBinder.BoundSocket bound = inherited.isPresent() ? null : SocketBinder.bind(socket, mode, socketGroup);
-    AFUNIXServerSocket listening = bound != null ? bound.server() : inherited.get().requests();
-    AuditLog audit = AuditLog.open(policy.observability().auditFile(), metrics);
-    MetricsEndpoint endpoint = null;
-    if (MetricsAddress.SYSTEMD.equals(listen)) {
-      endpoint = MetricsEndpoint.serve(inheritedMetrics.get(), metrics::scrape);
-    } else if (listen != null) {
-      endpoint = MetricsEndpoint.start(listen, metrics::scrape);
+    SocketBinder.BoundSocket bound = null;
+    if (inherited.isEmpty()) {
+      try {
+        bound = SocketBinder.bind(socket, mode, group);
+      } catch (IOException e) {
+        log.error("{}", e.getMessage());
+        return exitStatus(e);
+      }
     }
-    CurrentPolicy current = new CurrentPolicy(policy);
-    BrokerServer server = new BrokerServer(listening, current, opener, BrokerVersion.get(), metrics, audit);
-    Daemon daemon = new Daemon(config, current, server, notify, metrics, audit);
-    SignalHandlers.install(daemon::reload, daemon::stop);
+    // Bound here, the socket file is ours to remove, however the broker stops or fails to start;
+    // inherited, it belongs to the service manager.
+    try (SocketBinder.BoundSocket owned = bound) {
+      AFUNIXServerSocket listening = owned != null ? owned.server() : inherited.get().requests();
+      MetricsEndpoint endpoint = null;
+      try {
+        if (MetricsAddress.SYSTEMD.equals(listen)) {
+          endpoint = MetricsEndpoint.serve(inheritedMetrics.get(), metrics::scrape);
+        } else if (listen != null) {
+          endpoint = MetricsEndpoint.start(listen, metrics::scrape);
+        }
+      } catch (IOException e) {
+        log.error("metrics.listen: {}", e.getMessage());
+        return exitStatus(e);
+      }
+      AuditLog audit = AuditLog.open(policy.observability().auditFile(), metrics);
+      CurrentPolicy current = new CurrentPolicy(policy);
+      BrokerServer server = new BrokerServer(listening, current, opener, BrokerVersion.get(), metrics, audit);
+      Daemon daemon = new Daemon(config, current, server, notify, metrics, audit);
+      SignalHandlers.install(daemon::reload, daemon::stop);
 
-    int rules = policy.rules().size();
-    log.info("fdbroker {} serving {} with policy {} ({} rule{}), opener {}", BrokerVersion.get(),
-        bound != null ? bound.path() + " (mode " + socketMode + ")" : "the socket-activated socket",
-        config, rules, rules == 1 ? "" : "s", opener.name());
-    notify.ready(daemon.status());
-    try (var heartbeat = Heartbeat.start(notify, server::isHealthy, daemon::status).orElse(null)) {
-      server.serve();
+      UserNamespace.partialMaps().ifPresent(maps -> log.warn("running in a user namespace ({}): a caller whose uid"
+          + " or gid is not mapped into it is seen as the overflow id (65534, nobody and nogroup, by default),"
+          + " so a rule for that user or group applies to every such caller", maps));
+      int rules = policy.rules().size();
+      log.info("fdbroker {} serving {} with policy {} ({} rule{}), opener {}", BrokerVersion.get(),
+          owned != null ? owned.path() + " (mode " + socketMode + ")" : "the socket-activated socket",
+          config, rules, rules == 1 ? "" : "s", opener.name());
+      notify.ready(daemon.status());
+      try (var heartbeat = Heartbeat.start(notify, server::isHealthy, daemon::status).orElse(null)) {
+        server.serve();
+      }
+      if (!daemon.isStopping()) {
+        log.error("the listening socket failed; stopping");
+        daemon.stop();
+      }
+      // A socket of our own goes now, so that clients are refused at once rather than wait in its
+      // backlog. An inherited one is never closed or shut down: the service manager keeps it
+      // listening, and the next broker serves whoever waits in it.
+      if (owned != null) {
+        owned.close();
+      }
+      Duration limit = current.get().limits().requestTimeout().plusSeconds(2);
+      daemon.finish(limit);
+      if (endpoint != null) {
+        endpoint.close();
+      }
+      audit.close();
+      notify.close();
+      return 0;
     }
-    if (!daemon.isStopping()) {
-      log.error("the listening socket failed; stopping");
-      daemon.stop();
-    }
-    // A socket of our own goes now, so that clients are refused at once rather than wait in its
-    // backlog. An inherited one is never closed or shut down: the service manager keeps it
-    // listening, and the next broker serves whoever waits in it.
-    if (bound != null) {
-      bound.close();
-    }
-    Duration limit = current.get().limits().requestTimeout().plusSeconds(2);
-    daemon.finish(limit);
-    if (endpoint != null) {
-      endpoint.close();
-    }
-    audit.close();
-    notify.close();
-    return 0;
+  }
+
+  /**
+   * A socket that cannot be made as the command line or policy asks is a usage error; one that
+   * could be made later (another broker holds it, a port is taken) is a failure.
+   */
+  private static int exitStatus(IOException e) {
+    return e instanceof SocketBinder.BadSettingException ? Main.EXIT_USAGE : Main.EXIT_FAILURE;
   }
 
   private static BrokerMetrics setUp(FutureTask<BrokerMetrics> task) throws InterruptedException {

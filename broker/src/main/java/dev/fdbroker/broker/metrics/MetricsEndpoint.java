@@ -82,7 +82,12 @@ public final class MetricsEndpoint implements Closeable {
     return endpoint;
   }
 
-  /** Binds {@code listen} ({@code host:port} or {@code unix:/path}) and starts serving. */
+  /**
+   * Binds {@code listen} ({@code host:port} or {@code unix:/path}) and starts serving.
+   *
+   * @throws SocketBinder.BadSettingException a unix socket path that cannot be used as given
+   * @throws IOException the address is taken, or cannot be bound otherwise (the message names it)
+   */
   public static MetricsEndpoint start(String listen, Supplier<String> scrape) throws IOException {
     MetricsEndpoint endpoint;
     if (listen.startsWith("unix:")) {
@@ -96,7 +101,10 @@ public final class MetricsEndpoint implements Closeable {
       try {
         tcp.bind(new InetSocketAddress(InetAddress.getByName(host), port), 50);
         endpoint = new MetricsEndpoint(tcp, tcp, scrape, listen);
-      } catch (IOException | RuntimeException e) {
+      } catch (IOException e) {
+        tcp.close();
+        throw new IOException("cannot listen on " + listen + ": " + e.getMessage(), e);
+      } catch (RuntimeException e) {
         tcp.close();
         throw e;
       }

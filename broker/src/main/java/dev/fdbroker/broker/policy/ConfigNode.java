@@ -19,8 +19,14 @@ sealed interface ConfigNode permits ConfigNode.MapNode, ConfigNode.ListNode, Con
 
   record ListNode(Location location, List<ConfigNode> items) implements ConfigNode {}
 
-  /** A scalar; {@code kind} says how the document typed it. */
+  /**
+   * A scalar; {@code kind} says how the document typed it. A {@link Kind#NULL} has the text {@value
+   * #NO_VALUE} where the document gave no value at all ({@code rules:}), else {@code null}.
+   */
   record ScalarNode(Location location, Kind kind, String text) implements ConfigNode {}
+
+  /** The text of a null that the document did not write out: a key followed by nothing. */
+  String NO_VALUE = "";
 
   enum Kind {
     STRING,
@@ -37,7 +43,7 @@ sealed interface ConfigNode permits ConfigNode.MapNode, ConfigNode.ListNode, Con
       case ListNode l -> "a list";
       case ScalarNode s -> switch (s.kind()) {
         case STRING -> "the string \"" + s.text() + "\"";
-        case NULL -> "null";
+        case NULL -> s.text().equals(NO_VALUE) ? "no value" : "null";
         default -> s.text();
       };
     };

@@ -50,6 +50,9 @@ final class ConfigReader {
     options.setCodePointLimit(MAX_BYTES);
     return YAMLFactory.builder()
         .loaderOptions(options)
+        // "rules:" with nothing after it is YAML's null, not the string "" that Jackson makes of it
+        // by default; a message can then say "no value" (and an explicit '' stays a string).
+        .enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL)
         .streamReadConstraints(CONSTRAINTS)
         .build();
   }
@@ -162,7 +165,8 @@ final class ConfigReader {
         return new ConfigNode.ScalarNode(at, Kind.BOOLEAN, t == JsonToken.VALUE_TRUE ? "true" : "false");
       }
       case VALUE_NULL -> {
-        return new ConfigNode.ScalarNode(at, Kind.NULL, "null");
+        String text = p.getText().isEmpty() ? ConfigNode.NO_VALUE : "null";
+        return new ConfigNode.ScalarNode(at, Kind.NULL, text);
       }
       default -> throw error(p, field, "unexpected " + t);
     }

@@ -34,6 +34,7 @@ final class PolicyCompiler {
   /** Rule names appear in logs and metric labels: keep them short and plain. */
   private static final Pattern RULE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
   private static final long MAX_ID = 0xfffffffeL; // (uid_t) -1 means "no user"
+  private static final String AUDIT_OUTPUT = "\"stderr\" or an absolute file path";
 
   private final String file;
 
@@ -42,14 +43,14 @@ final class PolicyCompiler {
   }
 
   Policy compile(ConfigNode root) throws ConfigException {
-    MapNode top = map(root, "");
+    MapNode top = map(root, "", "a mapping with \"rules\"");
     checkKeys(top, "", TOP_KEYS);
     Entry rulesEntry = top.entries().get("rules");
     if (rulesEntry == null) {
       throw new ConfigException(file, root.location(), "",
           "missing \"rules\" (write \"rules: []\" for a policy that denies everything)");
     }
-    ListNode ruleList = list(rulesEntry.value(), "rules");
+    ListNode ruleList = list(rulesEntry.value(), "rules", "a list of rules");
     List<Rule> rules = new ArrayList<>();
     Map<String, Rule> byName = new HashMap<>();
     for (ConfigNode node : ruleList.items()) {
@@ -72,13 +73,13 @@ final class PolicyCompiler {
     String listen = null;
     Entry metrics = top.entries().get("metrics");
     if (metrics != null) {
-      MapNode m = map(metrics.value(), "metrics");
+      MapNode m = map(metrics.value(), "metrics", "a mapping such as {listen: \"127.0.0.1:9464\"}");
       checkKeys(m, "metrics", METRICS_KEYS);
       Entry e = m.entries().get("listen");
       if (e == null) {
         throw new ConfigException(file, m.location(), "metrics", "missing \"listen\" (host:port or unix:/path)");
       }
-      listen = string(e.value(), "metrics.listen");
+      listen = string(e.value(), "metrics.listen", "an address (host:port, unix:/path or systemd)");
       String problem = MetricsAddress.problem(listen);
       if (problem != null) {
         throw new ConfigException(file, e.value().location(), "metrics.listen", problem);
@@ -87,15 +88,14 @@ final class PolicyCompiler {
     java.nio.file.Path auditFile = null;
     Entry audit = top.entries().get("audit");
     if (audit != null) {
-      MapNode a = map(audit.value(), "audit");
+      MapNode a = map(audit.value(), "audit", "a mapping such as {output: /var/log/fdbroker/audit.jsonl}");
       checkKeys(a, "audit", AUDIT_KEYS);
       Entry e = a.entries().get("output");
       if (e != null) {
-        String output = string(e.value(), "audit.output");
+        String output = string(e.value(), "audit.output", AUDIT_OUTPUT);
         if (!output.equals("stderr")) {
           if (!output.startsWith("/")) {
-            throw new ConfigException(file, e.value().location(), "audit.output",
-                "expected \"stderr\" or an absolute file path, found \"" + output + "\"");
+            throw mismatch(e.value(), "audit.output", AUDIT_OUTPUT);
           }
           auditFile = java.nio.file.Path.of(output);
         }
@@ -105,13 +105,13 @@ final class PolicyCompiler {
   }
 
   private Rule rule(ConfigNode node, String field, int index) throws ConfigException {
-    MapNode m = map(node, field);
+    MapNode m = map(node, field, "a rule (a mapping with name, users or groups, and allow or deny)");
     checkKeys(m, field, RULE_KEYS);
     Entry nameEntry = m.entries().get("name");
     if (nameEntry == null) {
       throw new ConfigException(file, m.location(), field, "a rule needs a \"name\"");
     }
-    String name = string(nameEntry.value(), field + ".name");
+    String name = string(nameEntry.value(), field + ".name", "a rule name");
     if (!RULE_NAME.matcher(name).matches()) {
       throw new ConfigException(file, nameEntry.value().location(), field + ".name",
           "rule names are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
@@ -120,10 +120,10 @@ final class PolicyCompiler {
     TreeSet<Long> uids = new TreeSet<>();
     Entry usersEntry = m.entries().get("users");
     if (usersEntry != null) {
-      List<ConfigNode> items = list(usersEntry.value(), field + ".users").items();
+      List<ConfigNode> items = list(usersEntry.value(), field + ".users", "a list of user names or uids").items();
       for (int i = 0; i < items.size(); i++) {
         String f = field + ".users[" + i + "]";
-        ScalarNode s = scalar(items.get(i), f);
+        ScalarNode s = scalar(items.get(i), f, "a user name or numeric id");
         if (s.kind() == Kind.STRING && s.text().equals("*")) {
           everyone = true;
         } else {
@@ -134,10 +134,10 @@ final class PolicyCompiler {
     TreeSet<Long> gids = new TreeSet<>();
     Entry groupsEntry = m.entries().get("groups");
     if (groupsEntry != null) {
-      List<ConfigNode> items = list(groupsEntry.value(), field + ".groups").items();
+      List<ConfigNode> items = list(groupsEntry.value(), field + ".groups", "a list of group names or gids").items();
       for (int i = 0; i < items.size(); i++) {
         String f = field + ".groups[" + i + "]";
-        gids.add(id(scalar(items.get(i), f), f, false));
+        gids.add(id(scalar(items.get(i), f, "a group name or numeric id"), f, false));
       }
     }
     if (!everyone && uids.isEmpty() && gids.isEmpty()) {
@@ -169,8 +169,7 @@ final class PolicyCompiler {
       throw new ConfigException(file, s.location(), field, what + " id " + text + " is out of range (0-" + MAX_ID + ")");
     }
     if (s.kind() != Kind.STRING || text.isEmpty()) {
-      throw new ConfigException(file, s.location(), field,
-          "expected a " + what + " name or numeric id, found " + ConfigNode.describe(s));
+      throw mismatch(s, field, "a " + what + " name or numeric id");
     }
     try {
       Optional<Long> found = user
@@ -188,13 +187,13 @@ final class PolicyCompiler {
     if (entry == null) {
       return List.of();
     }
-    List<ConfigNode> items = list(entry.value(), field).items();
+    List<ConfigNode> items = list(entry.value(), field, "a list of path patterns").items();
     List<PathPattern> out = new ArrayList<>(items.size());
     for (int i = 0; i < items.size(); i++) {
       String f = field + "[" + i + "]";
       ConfigNode item = items.get(i);
       try {
-        out.add(PathPattern.compile(string(item, f)));
+        out.add(PathPattern.compile(string(item, f, "a path pattern")));
       } catch (IllegalArgumentException e) {
         throw new ConfigException(file, item.location(), f, e.getMessage());
       }
@@ -203,7 +202,7 @@ final class PolicyCompiler {
   }
 
   private Limits limits(ConfigNode node) throws ConfigException {
-    MapNode m = map(node, "limits");
+    MapNode m = map(node, "limits", "a mapping of limits, such as {max_connections: 1024}");
     checkKeys(m, "limits", LIMIT_KEYS);
     Limits d = Limits.DEFAULTS;
     return new Limits(
@@ -221,7 +220,8 @@ final class PolicyCompiler {
       return dflt;
     }
     String field = "limits." + key;
-    ScalarNode s = scalar(e.value(), field);
+    String expected = "a whole number from " + min + " to " + max;
+    ScalarNode s = scalar(e.value(), field, expected);
     if (s.kind() == Kind.INTEGER) {
       try {
         long v = Long.parseLong(s.text());
@@ -232,8 +232,7 @@ final class PolicyCompiler {
         // out of range below
       }
     }
-    throw new ConfigException(file, s.location(), field,
-        "expected a whole number from " + min + " to " + max + ", found " + ConfigNode.describe(s));
+    throw mismatch(s, field, expected);
   }
 
   private Duration seconds(MapNode m, String key, int maxSeconds, Duration dflt) throws ConfigException {
@@ -242,15 +241,15 @@ final class PolicyCompiler {
       return dflt;
     }
     String field = "limits." + key;
-    ScalarNode s = scalar(e.value(), field);
+    String expected = "a number of seconds from 0.001 to " + maxSeconds;
+    ScalarNode s = scalar(e.value(), field, expected);
     if (s.kind() == Kind.INTEGER || s.kind() == Kind.DECIMAL) {
       BigDecimal v = new BigDecimal(s.text());
       if (v.compareTo(new BigDecimal("0.001")) >= 0 && v.compareTo(BigDecimal.valueOf(maxSeconds)) <= 0) {
         return Duration.ofNanos(v.movePointRight(9).longValue());
       }
     }
-    throw new ConfigException(file, s.location(), field,
-        "expected a number of seconds from 0.001 to " + maxSeconds + ", found " + ConfigNode.describe(s));
+    throw mismatch(s, field, expected);
   }
 
   private void checkKeys(MapNode m, String field, Set<String> allowed) throws ConfigException {
@@ -262,32 +261,40 @@ final class PolicyCompiler {
     }
   }
 
-  private MapNode map(ConfigNode node, String field) throws ConfigException {
+  // The helpers below take what the field should hold, in words an operator would use ("a list
+  // of rules"): the message then says what was expected as well as what was found.
+
+  private MapNode map(ConfigNode node, String field, String expected) throws ConfigException {
     if (node instanceof MapNode m) {
       return m;
     }
-    throw new ConfigException(file, node.location(), field, "expected a mapping, found " + ConfigNode.describe(node));
+    throw mismatch(node, field, expected);
   }
 
-  private ListNode list(ConfigNode node, String field) throws ConfigException {
+  private ListNode list(ConfigNode node, String field, String expected) throws ConfigException {
     if (node instanceof ListNode l) {
       return l;
     }
-    throw new ConfigException(file, node.location(), field, "expected a list, found " + ConfigNode.describe(node));
+    throw mismatch(node, field, expected);
   }
 
-  private ScalarNode scalar(ConfigNode node, String field) throws ConfigException {
+  private ScalarNode scalar(ConfigNode node, String field, String expected) throws ConfigException {
     if (node instanceof ScalarNode s) {
       return s;
     }
-    throw new ConfigException(file, node.location(), field, "expected a single value, found " + ConfigNode.describe(node));
+    throw mismatch(node, field, expected);
   }
 
-  private String string(ConfigNode node, String field) throws ConfigException {
+  private String string(ConfigNode node, String field, String expected) throws ConfigException {
     if (node instanceof ScalarNode s && s.kind() == Kind.STRING) {
       return s.text();
     }
-    throw new ConfigException(file, node.location(), field, "expected a string, found " + ConfigNode.describe(node));
+    throw mismatch(node, field, expected);
+  }
+
+  /** "expected a list of rules, found no value". */
+  private ConfigException mismatch(ConfigNode node, String field, String expected) {
+    return new ConfigException(file, node.location(), field, "expected " + expected + ", found " + ConfigNode.describe(node));
   }
 
   private static long[] toArray(TreeSet<Long> ids) {

@@ -4,11 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -85,6 +88,18 @@ class CliIT {
   }
 
   @Test
+  void noCommandIsAUsageErrorButHelpIsNot() throws Exception {
+    ItSupport.Result none = fdbroker();
+    assertEquals(2, none.exit(), "fdbroker --help says a usage error exits 2");
+    assertEquals("", none.stdout());
+    assertTrue(none.stderr().startsWith("Usage: fdbroker [-hV] [COMMAND]\n"), none.stderr());
+    ItSupport.Result help = fdbroker("--help").assertExit(0);
+    assertTrue(help.stdout().startsWith("Usage: fdbroker [-hV] [COMMAND]\n"), help.stdout());
+    assertTrue(help.stdout().contains("2   usage or config error"), help.stdout());
+    fdbroker("--version").assertExit(0);
+  }
+
+  @Test
   void aMissingArgumentIsAUsageErrorThatNamesIt() throws Exception {
     ItSupport.Result noFile = fdbroker("check-config");
     assertEquals(2, noFile.exit());
@@ -124,20 +139,111 @@ class CliIT {
     fdbroker("explain", "--config", p.toString(), "--uid", "4000000", "--gid", "1", "/srv/assets/x").assertExit(1);
   }
 
+  /**
+   * The one line a serve that cannot start logs, without its timestamp and level: an operator's
+   * error is never a stack trace.
+   */
+  static String oneErrorLine(ItSupport.Result r) {
+    assertTrue(r.stderr().matches("\\S+ ERROR +ServeCommand: [^\n]*\n"), "one error line, no stack trace:\n" + r.stderr());
+    assertEquals("", r.stdout());
+    return r.stderr().substring(r.stderr().indexOf("ServeCommand: ") + "ServeCommand: ".length(), r.stderr().length() - 1);
+  }
+
   @Test
   void serveNeverReplacesAFileThatIsNotAStaleSocket() throws Exception {
     Path p = policy("serve.yaml", "rules: []\n");
     Path regular = Files.writeString(dir.resolve("not-a-socket"), "precious");
     ItSupport.Result r = fdbroker("serve", "--config", p.toString(), "--socket", regular.toString());
-    assertTrue(r.exit() != 0);
-    assertTrue(r.stderr().contains("not a socket; refusing to replace it"), r.stderr());
+    assertEquals(2, r.exit(), r.stderr());
+    assertEquals(regular + " exists and is not a socket; refusing to replace it", oneErrorLine(r));
     assertEquals("precious", Files.readString(regular));
 
     Path live = dir.resolve("live.sock");
     try (AFUNIXServerSocket other = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(live), true)) {
       ItSupport.Result busy = fdbroker("serve", "--config", p.toString(), "--socket", live.toString());
-      assertTrue(busy.exit() != 0);
-      assertTrue(busy.stderr().contains("another process is already serving"), busy.stderr());
+      assertEquals(1, busy.exit(), "the command line is right; the socket is taken: " + busy.stderr());
+      assertEquals("another process is already serving " + live, oneErrorLine(busy));
+    }
+  }
+
+  @Test
+  void anUnknownSocketGroupIsAUsageErrorAndLeavesNoSocket() throws Exception {
+    Path p = policy("group.yaml", "rules: []\n");
+    Path sock = dir.resolve("group.sock");
+    ItSupport.Result r = fdbroker("serve", "--config", p.toString(), "--socket", sock.toString(),
+        "--socket-group", "nosuchgroup");
+    assertEquals(2, r.exit(), r.stderr());
+    assertEquals("--socket-group: unknown group \"nosuchgroup\"", oneErrorLine(r));
+    assertTrue(Files.notExists(sock, LinkOption.NOFOLLOW_LINKS), "no socket file left behind");
+  }
+
+  @Test
+  void aSocketPathThatCannotBeUsedIsOneLineAndAUsageError() throws Exception {
+    Path p = policy("where.yaml", "rules: []\n");
+    ItSupport.Result missing = fdbroker("serve", "--config", p.toString(), "--socket", "/nonexistent/dir/x.sock");
+    assertEquals(2, missing.exit(), missing.stderr());
+    assertEquals("socket directory /nonexistent/dir does not exist", oneErrorLine(missing));
+
+    Path open = Files.createDirectories(dir.resolve("open"));
+    Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
+    ItSupport.Result unsafe = fdbroker("serve", "--config", p.toString(), "--socket", open.resolve("x.sock").toString());
+    assertEquals(2, unsafe.exit(), unsafe.stderr());
+    assertTrue(oneErrorLine(unsafe).startsWith("socket directory " + open + " is writable by group or others (mode 777)"),
+        unsafe.stderr());
+
+    Path tooLong = dir.resolve("x".repeat(120) + ".sock");
+    ItSupport.Result longPath = fdbroker("serve", "--config", p.toString(), "--socket", tooLong.toString());
+    assertEquals(2, longPath.exit(), longPath.stderr());
+    assertEquals("socket path " + tooLong + " is " + tooLong.toString().length()
+        + " bytes long; a unix socket's path can have at most 107", oneErrorLine(longPath));
+
+    ItSupport.Result root = fdbroker("serve", "--config", p.toString(), "--socket", "/");
+    assertEquals(2, root.exit(), root.stderr());
+    assertEquals("socket path / names no file", oneErrorLine(root));
+  }
+
+  @Test
+  void aSocketTheBrokersUserCannotMakeIsOneLineAndLeavesNoSocket() throws Exception {
+    Assumptions.assumeTrue(ItSupport.isRoot(), "runs the broker as nobody");
+    Path p = policy("nobody.yaml", "rules: []\n");
+    Path rootsDir = Files.createDirectories(dir.resolve("roots"));
+    ItSupport.Result notWritable = asNobody("serve", "--config", p.toString(), "--socket", rootsDir.resolve("x.sock").toString());
+    assertEquals(2, notWritable.exit(), notWritable.stderr());
+    assertEquals("socket directory " + rootsDir + " is not writable by the broker (uid 65534)", oneErrorLine(notWritable));
+
+    // Bound, then the group cannot be given to it (nobody is not in root's group): the socket,
+    // mode 0666 for now, must not stay behind.
+    Path nobodysDir = Files.createDirectories(dir.resolve("nobodys"));
+    Files.setAttribute(nobodysDir, "unix:uid", (int) ItSupport.NOBODY);
+    Path sock = nobodysDir.resolve("x.sock");
+    ItSupport.Result chgrp = asNobody("serve", "--config", p.toString(), "--socket", sock.toString(), "--socket-group", "root");
+    assertEquals(2, chgrp.exit(), chgrp.stderr());
+    assertEquals("cannot give socket " + sock + " to group root: Operation not permitted", oneErrorLine(chgrp));
+    assertTrue(Files.notExists(sock, LinkOption.NOFOLLOW_LINKS), "no socket file left behind");
+  }
+
+  static ItSupport.Result asNobody(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ItSupport.java(), "-jar", ItSupport.brokerJar().toString()));
+    cmd.addAll(List.of(args));
+    return ItSupport.run(ItSupport.asUser(ItSupport.NOBODY, ItSupport.NOGROUP, cmd), Duration.ofSeconds(60));
+  }
+
+  @Test
+  void aFailureAfterBindingRemovesTheSocket() throws Exception {
+    Path sock = dir.resolve("after.sock");
+    Path unixMetrics = policy("metrics-dir.yaml", "metrics: {listen: \"unix:/nonexistent/m.sock\"}\nrules: []\n");
+    ItSupport.Result r = fdbroker("serve", "--config", unixMetrics.toString(), "--socket", sock.toString());
+    assertEquals(2, r.exit(), "the policy names an unusable place: " + r.stderr());
+    assertEquals("metrics.listen: socket directory /nonexistent does not exist", oneErrorLine(r));
+    assertTrue(Files.notExists(sock, LinkOption.NOFOLLOW_LINKS), "the broker's socket is removed");
+
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      String listen = "127.0.0.1:" + taken.getLocalPort();
+      Path tcpMetrics = policy("metrics-port.yaml", "metrics: {listen: \"" + listen + "\"}\nrules: []\n");
+      ItSupport.Result busy = fdbroker("serve", "--config", tcpMetrics.toString(), "--socket", sock.toString());
+      assertEquals(1, busy.exit(), "the port is taken: " + busy.stderr());
+      assertEquals("metrics.listen: cannot listen on " + listen + ": Address already in use", oneErrorLine(busy));
+      assertTrue(Files.notExists(sock, LinkOption.NOFOLLOW_LINKS), "the broker's socket is removed");
     }
   }
 
@@ -153,6 +259,27 @@ class CliIT {
       assertEquals("rw-rw-rw-", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(stale)));
     }
     assertTrue(Files.notExists(stale), "the broker removes its socket when it stops");
+  }
+
+  @Test
+  void serveWarnsOnceWhenAUserNamespaceHidesCallers() throws Exception {
+    Assumptions.assumeTrue(ItSupport.run(List.of("unshare", "--user", "--map-root-user", "true"),
+        Duration.ofSeconds(10)).exit() == 0, "needs util-linux's unshare and user namespaces");
+    Path p = policy("userns.yaml", "rules: []\n");
+    try (BrokerProcess host = BrokerProcess.start(p, dir.resolve("host.sock"))) {
+      assertEquals(List.of(), warnings(host.log()), host.log());
+    }
+    try (BrokerProcess inside = BrokerProcess.start(p, dir.resolve("userns.sock"), java.util.Map.of(),
+        List.of("unshare", "--user", "--map-root-user"))) {
+      List<String> warnings = warnings(inside.log());
+      assertEquals(1, warnings.size(), inside.log());
+      assertTrue(warnings.get(0).contains("user namespace (uid_map \"0 0 1\", gid_map \"0 0 1\")"), warnings.get(0));
+      assertTrue(warnings.get(0).contains("65534"), warnings.get(0));
+    }
+  }
+
+  static List<String> warnings(String log) {
+    return log.lines().filter(l -> l.contains(" WARN ")).toList();
   }
 
   @Test

@@ -89,6 +89,17 @@ class HostileInputIT {
 
   @Test
   @Order(1)
+  void anUnknownOpIsNamedAndItsIdEchoedWhateverElseTheRequestHolds() throws Exception {
+    try (RawClient c = new RawClient(f.socket)) {
+      JsonNode reply = c.request("{\"paths\":[\"/a\"],\"recursive\":true,\"op\":\"delete\",\"id\":11}");
+      assertEquals("bad_request", reply.get("error").asText(), reply.toString());
+      assertEquals("unknown op \"delete\" (expected \"open\" or \"ping\")", reply.get("message").asText());
+      assertEquals(11, reply.get("id").asInt(), "the id is echoed though it came last: " + reply);
+    }
+  }
+
+  @Test
+  @Order(1)
   void invalidUtf8IsABadRequest() throws Exception {
     byte[] json = ("{\"id\":9,\"op\":\"open\",\"paths\":[\"" + f.allowed + "/public.txt\"]}").getBytes(StandardCharsets.UTF_8);
     byte[] overlong = json.clone();

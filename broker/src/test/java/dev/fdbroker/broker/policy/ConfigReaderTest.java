@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.policy;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,6 +50,20 @@ class ConfigReaderTest {
     String deep = "rules: " + "[".repeat(100) + "]".repeat(100);
     assertTrue(problem("deep.yaml", deep).contains("not valid YAML"), problem("deep.yaml", deep));
     assertTrue(problem("deep.json", "{\"rules\": " + "[".repeat(100) + "]".repeat(100) + "}").contains("not valid JSON"));
+  }
+
+  @Test
+  void aKeyGivenNoValueIsToldApartFromTheEmptyString() throws Exception {
+    Path p = Files.writeString(dir.resolve("v.yaml"), "none:\nempty: ''\ntilde: ~\nnull: null\n");
+    var entries = ((ConfigNode.MapNode) ConfigReader.read(p, "v.yaml")).entries();
+    assertEquals("no value", ConfigNode.describe(entries.get("none").value()));
+    assertEquals("the string \"\"", ConfigNode.describe(entries.get("empty").value()));
+    assertEquals("null", ConfigNode.describe(entries.get("tilde").value()));
+    assertEquals("null", ConfigNode.describe(entries.get("null").value()));
+    Path json = Files.writeString(dir.resolve("v.json"), "{\"null\": null, \"empty\": \"\"}");
+    var jsonEntries = ((ConfigNode.MapNode) ConfigReader.read(json, "v.json")).entries();
+    assertEquals("null", ConfigNode.describe(jsonEntries.get("null").value()));
+    assertEquals("the string \"\"", ConfigNode.describe(jsonEntries.get("empty").value()));
   }
 
   @Test

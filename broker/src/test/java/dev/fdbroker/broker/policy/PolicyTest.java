@@ -138,7 +138,7 @@ class PolicyTest {
   @CsvSource(delimiter = '|', value = {
       "rulez: []                                                               | 1:1: rulez: unknown key (expected audit, limits, metrics, rules)",
       "limits: {}                                                              | 1:1: missing \"rules\"",
-      "rules: {}                                                               | 1:8: rules: expected a list, found a mapping",
+      "rules: {}                                                               | 1:8: rules: expected a list of rules, found a mapping",
       "rules: [{users: [1], allow: [/a]}]                                      | 1:9: rules[0]: a rule needs a \"name\"",
       "rules: [{name: 'a b', users: [1], allow: [/a]}]                         | 1:16: rules[0].name: rule names are",
       "rules: [{name: a, users: [1], allow: [/a], deny_all: true}]             | 1:44: rules[0].deny_all: unknown key",
@@ -148,13 +148,13 @@ class PolicyTest {
       "rules: [{name: a, groups: [no-such-group-x], allow: [/a]}]              | 1:28: rules[0].groups[0]: unknown group \"no-such-group-x\"",
       "rules: [{name: a, users: [4294967295], allow: [/a]}]                    | 1:27: rules[0].users[0]: user id 4294967295 is out of range",
       "rules: [{name: a, users: [-1], allow: [/a]}]                            | 1:27: rules[0].users[0]: user id -1 is out of range",
-      "rules: [{name: a, users: [[1]], allow: [/a]}]                           | 1:27: rules[0].users[0]: expected a single value, found a list",
+      "rules: [{name: a, users: [[1]], allow: [/a]}]                           | 1:27: rules[0].users[0]: expected a user name or numeric id, found a list",
       "rules: [{name: a, users: [1], allow: [relative]}]                       | 1:39: rules[0].allow[0]: pattern must be an absolute path",
       "rules: [{name: a, users: [1], allow: [/a/../b]}]                        | 1:39: rules[0].allow[0]: pattern has a '..' component",
       "rules: [{name: a, users: [1], allow: [/a//b]}]                          | 1:39: rules[0].allow[0]: pattern has an empty component",
       "rules: [{name: a, users: [1], allow: [/a/]}]                            | 1:39: rules[0].allow[0]: pattern has an empty component",
       "rules: [{name: a, users: [1], deny: [/a/b**]}]                          | 1:38: rules[0].deny[0]: '**' must be a whole path component",
-      "rules: [{name: a, users: [1], allow: [7]}]                              | 1:39: rules[0].allow[0]: expected a string, found 7",
+      "rules: [{name: a, users: [1], allow: [7]}]                              | 1:39: rules[0].allow[0]: expected a path pattern, found 7",
       "rules: [{name: a, users: [1], allow: [/a]}, {name: a, users: [1], allow: [/b]}] | 1:52: rules[1].name: duplicate rule name \"a\" (first at line 1)",
       "limits: {max_connections: 0}\\nrules: []                                 | 1:27: limits.max_connections: expected a whole number from 1 to 1000000, found 0",
       "limits: {max_paths_per_request: 65}\\nrules: []                          | 1:33: limits.max_paths_per_request: expected a whole number from 1 to 64",
@@ -166,6 +166,33 @@ class PolicyTest {
     ConfigException e = error(yaml.replace("\\n", "\n"));
     String prefix = dir.resolve("policy.yaml") + ":";
     assertTrue(e.getMessage().startsWith(prefix + expected), e.getMessage());
+  }
+
+  /** A key written with nothing after it ("rules:") says what it wants, and that it got nothing. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "rules:                                                  | 1:7: rules: expected a list of rules, found no value",
+      "rules: ~                                                | 1:8: rules: expected a list of rules, found null",
+      "rules: ''                                               | 1:8: rules: expected a list of rules, found the string \"\"",
+      "rules:\\n  -                                            | 2:4: rules[0]: expected a rule (a mapping with name, users or groups, and allow or deny), found no value",
+      "rules:\\n  - name:\\n    users: [1]\\n    allow: [/a]     | 2:10: rules[0].name: expected a rule name, found no value",
+      "rules:\\n  - name: a\\n    users:\\n    allow: [/a]       | 3:11: rules[0].users: expected a list of user names or uids, found no value",
+      "rules:\\n  - name: a\\n    users:\\n      -\\n    allow: [/a] | 4:8: rules[0].users[0]: expected a user name or numeric id, found no value",
+      "rules:\\n  - name: a\\n    groups:\\n    allow: [/a]      | 3:12: rules[0].groups: expected a list of group names or gids, found no value",
+      "rules:\\n  - name: a\\n    users: [1]\\n    allow:        | 4:11: rules[0].allow: expected a list of path patterns, found no value",
+      "rules:\\n  - name: a\\n    users: [1]\\n    deny:         | 4:10: rules[0].deny: expected a list of path patterns, found no value",
+      "rules:\\n  - name: a\\n    users: [1]\\n    allow:\\n      - | 5:8: rules[0].allow[0]: expected a path pattern, found no value",
+      "limits:\\nrules: []                                       | 1:8: limits: expected a mapping of limits, such as {max_connections: 1024}, found no value",
+      "limits:\\n  max_connections:\\nrules: []                  | 2:19: limits.max_connections: expected a whole number from 1 to 1000000, found no value",
+      "limits:\\n  idle_timeout_seconds:\\nrules: []             | 2:24: limits.idle_timeout_seconds: expected a number of seconds from 0.001 to 86400, found no value",
+      "metrics:\\nrules: []                                      | 1:9: metrics: expected a mapping such as {listen: \"127.0.0.1:9464\"}, found no value",
+      "metrics:\\n  listen:\\nrules: []                          | 2:10: metrics.listen: expected an address (host:port, unix:/path or systemd), found no value",
+      "audit:\\nrules: []                                        | 1:7: audit: expected a mapping such as {output: /var/log/fdbroker/audit.jsonl}, found no value",
+      "audit:\\n  output:\\nrules: []                            | 2:10: audit.output: expected \"stderr\" or an absolute file path, found no value",
+  })
+  void aKeyGivenNoValueSaysWhatItExpected(String yaml, String expected) {
+    ConfigException e = error(yaml.replace("\\n", "\n"));
+    assertEquals(dir.resolve("policy.yaml") + ":" + expected, e.getMessage());
   }
 
   @Test

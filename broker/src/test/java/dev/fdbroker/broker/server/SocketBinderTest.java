@@ -1,11 +1,11 @@
 package dev.fdbroker.broker.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -37,13 +37,14 @@ class SocketBinderTest {
   @Test
   void refusesToReplaceAnythingButAStaleSocket() throws Exception {
     Path file = Files.writeString(dir.resolve("file"), "keep");
-    assertThrows(FileAlreadyExistsException.class, () -> SocketBinder.bind(file, SocketBinder.parseMode("0600")));
+    assertThrows(SocketBinder.BadSettingException.class, () -> SocketBinder.bind(file, SocketBinder.parseMode("0600")));
     Path link = Files.createSymbolicLink(dir.resolve("link"), dir.resolve("elsewhere"));
-    assertThrows(FileAlreadyExistsException.class, () -> SocketBinder.bind(link, SocketBinder.parseMode("0600")));
+    assertThrows(SocketBinder.BadSettingException.class, () -> SocketBinder.bind(link, SocketBinder.parseMode("0600")));
     Path live = dir.resolve("live.sock");
     try (AFUNIXServerSocket other = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(live), true)) {
       IOException e = assertThrows(IOException.class, () -> SocketBinder.bind(live, SocketBinder.parseMode("0600")));
-      assertTrue(e.getMessage().contains("already serving"), e.getMessage());
+      assertEquals("another process is already serving " + live, e.getMessage());
+      assertFalse(e instanceof SocketBinder.BadSettingException, "a taken socket is no fault of the setting");
     }
     assertEquals("keep", Files.readString(file));
   }
@@ -66,6 +67,19 @@ class SocketBinderTest {
     Files.setAttribute(theirs, "unix:uid", 65534);
     IOException e = assertThrows(IOException.class, () -> SocketBinder.bind(theirs.resolve("s"), SocketBinder.parseMode("0600")));
     assertTrue(e.getMessage().contains("belongs to uid 65534"), e.getMessage());
+  }
+
+  @Test
+  void saysWhatIsWrongWithAPathThatCannotTakeASocket() {
+    SocketBinder.BadSettingException missing = assertThrows(SocketBinder.BadSettingException.class,
+        () -> SocketBinder.bind(dir.resolve("no/such/dir/s.sock"), SocketBinder.parseMode("0600")));
+    assertEquals("socket directory " + dir.resolve("no/such/dir") + " does not exist", missing.getMessage());
+    Path tooLong = dir.resolve("x".repeat(108));
+    SocketBinder.BadSettingException longPath = assertThrows(SocketBinder.BadSettingException.class,
+        () -> SocketBinder.bind(tooLong, SocketBinder.parseMode("0600")));
+    assertTrue(longPath.getMessage().endsWith("a unix socket's path can have at most 107"), longPath.getMessage());
+    assertEquals("unknown group \"no-such-group-x\"",
+        assertThrows(IllegalArgumentException.class, () -> SocketBinder.group("no-such-group-x")).getMessage());
   }
 
   @Test
