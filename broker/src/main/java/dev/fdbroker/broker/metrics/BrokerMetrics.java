@@ -44,6 +44,18 @@ public final class BrokerMetrics {
     final String label = name().toLowerCase();
   }
 
+  /** Why a reply could not be sent. */
+  public enum SendFailure {
+    /** The kernel refused the reply's descriptors (ETOOMANYREFS: too many in flight for the broker's user). */
+    DESCRIPTORS_REFUSED,
+    /** The client had gone (hung up, reset). */
+    CLIENT_GONE,
+    /** Anything else. */
+    OTHER;
+
+    final String label = name().toLowerCase();
+  }
+
   /** Latency buckets from 10 µs to 10 s: an open is a few µs, a stuck filesystem seconds. */
   private static final Duration[] BUCKETS = {
       Duration.ofNanos(10_000), Duration.ofNanos(25_000), Duration.ofNanos(50_000), Duration.ofNanos(100_000),
@@ -84,6 +96,7 @@ public final class BrokerMetrics {
   private final AtomicLong policyRules = new AtomicLong();
   private final AtomicLong policyLoadedAtMillis = new AtomicLong();
   private final AtomicLong policyLoadNanos = new AtomicLong();
+  private final Map<SendFailure, LongAdder> sendFailures = new EnumMap<>(SendFailure.class);
   private final Counter auditDropped;
   private final Counter auditWriteErrors;
 
@@ -109,6 +122,10 @@ public final class BrokerMetrics {
       }
     }
     descriptorsSent = counter("fdbroker.descriptors.sent", "Descriptors passed to clients");
+    for (SendFailure f : SendFailure.values()) {
+      sendFailures.put(f, counter("fdbroker.send.failures", "Replies that could not be sent, by reason: "
+          + "descriptors_refused (the kernel refused their descriptors), client_gone, other", "reason", f.label));
+    }
     Gauge.builder("fdbroker.connections.active", activeConnections, AtomicInteger::get)
         .description("Connections being served").register(registry);
     acceptedConnections = Counter.builder("fdbroker.connections.accepted")
@@ -197,6 +214,17 @@ public final class BrokerMetrics {
 
   public void descriptorsSent(int n) {
     descriptorsSent.add(n);
+  }
+
+  public void sendFailed(SendFailure why) {
+    sendFailures.get(why).increment();
+  }
+
+  /** Reports {@code inFlight} as the gauge of descriptors sent and not yet received. */
+  public void descriptorsInFlight(java.util.function.IntSupplier inFlight) {
+    Gauge.builder("fdbroker.descriptors.in.flight", inFlight, s -> s.getAsInt())
+        .description("Descriptors sent to clients and not yet received by them (charged by the kernel to the broker's user)")
+        .strongReference(true).register(registry);
   }
 
   public void connectionOpened() {

@@ -15,10 +15,15 @@ import java.time.Duration;
  * @param idleTimeout how long a connection may sit between requests before the broker closes it
  * @param requestTimeout how long a client may take to send one whole frame once it has begun, and
  *     to read one reply before the next is sent; a slower client is cut off
+ * @param maxDescriptorsInFlight descriptors sent to all clients together and not yet received by
+ *     them; a reply that would pass more is answered {@code busy} (the kernel charges them to the
+ *     broker's user and refuses every send past its RLIMIT_NOFILE)
+ * @param maxDescriptorsInFlightPerUid the same, for the connections of one uid
  */
 public record Limits(int maxConnections, int maxConnectionsPerUid, int requestsPerSecondPerUid,
-    int maxPathsPerRequest, Duration idleTimeout, Duration requestTimeout) {
+    int maxPathsPerRequest, Duration idleTimeout, Duration requestTimeout, int maxDescriptorsInFlight,
+    int maxDescriptorsInFlightPerUid) {
 
   public static final Limits DEFAULTS = new Limits(1024, 256, 10_000, ProtocolLimits.MAX_PATHS_PER_REQUEST,
-      Duration.ofSeconds(300), Duration.ofSeconds(10));
+      Duration.ofSeconds(300), Duration.ofSeconds(10), 16_384, 4_096);
 }

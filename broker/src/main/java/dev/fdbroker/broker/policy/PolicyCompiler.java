@@ -30,7 +30,8 @@ final class PolicyCompiler {
   private static final Set<String> AUDIT_KEYS = Set.of("output");
   private static final Set<String> RULE_KEYS = Set.of("name", "users", "groups", "allow", "deny");
   private static final Set<String> LIMIT_KEYS = Set.of("max_connections", "max_connections_per_uid",
-      "requests_per_second_per_uid", "max_paths_per_request", "idle_timeout_seconds", "request_timeout_seconds");
+      "requests_per_second_per_uid", "max_paths_per_request", "idle_timeout_seconds", "request_timeout_seconds",
+      "max_descriptors_in_flight", "max_descriptors_in_flight_per_uid");
   /** Rule names appear in logs and metric labels: keep them short and plain. */
   private static final Pattern RULE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
   private static final long MAX_ID = 0xfffffffeL; // (uid_t) -1 means "no user"
@@ -205,13 +206,34 @@ final class PolicyCompiler {
     MapNode m = map(node, "limits", "a mapping of limits, such as {max_connections: 1024}");
     checkKeys(m, "limits", LIMIT_KEYS);
     Limits d = Limits.DEFAULTS;
+    int maxPaths = integer(m, "max_paths_per_request", 1, ProtocolLimits.MAX_PATHS_PER_REQUEST, d.maxPathsPerRequest());
+    int inFlight = integer(m, "max_descriptors_in_flight", 1, 1_000_000, d.maxDescriptorsInFlight());
+    int inFlightPerUid = integer(m, "max_descriptors_in_flight_per_uid", 1, 1_000_000,
+        Math.min(inFlight, d.maxDescriptorsInFlightPerUid()));
+    // A uid must be able to take one whole reply, and no uid more than all of them together.
+    if (inFlightPerUid < maxPaths) {
+      throw outOfLine(m, "max_descriptors_in_flight_per_uid", "must be at least max_paths_per_request (" + maxPaths
+          + "), or a request for that many files could never be answered");
+    }
+    if (inFlightPerUid > inFlight) {
+      throw outOfLine(m, "max_descriptors_in_flight_per_uid", "must be at most max_descriptors_in_flight ("
+          + inFlight + ")");
+    }
     return new Limits(
         integer(m, "max_connections", 1, 1_000_000, d.maxConnections()),
         integer(m, "max_connections_per_uid", 1, 1_000_000, d.maxConnectionsPerUid()),
         integer(m, "requests_per_second_per_uid", 1, 100_000_000, d.requestsPerSecondPerUid()),
-        integer(m, "max_paths_per_request", 1, ProtocolLimits.MAX_PATHS_PER_REQUEST, d.maxPathsPerRequest()),
+        maxPaths,
         seconds(m, "idle_timeout_seconds", 86_400, d.idleTimeout()),
-        seconds(m, "request_timeout_seconds", 3_600, d.requestTimeout()));
+        seconds(m, "request_timeout_seconds", 3_600, d.requestTimeout()),
+        inFlight,
+        inFlightPerUid);
+  }
+
+  /** A limit that does not fit the others: the error points at it, or at limits: if it is a default. */
+  private ConfigException outOfLine(MapNode m, String key, String problem) {
+    Entry e = m.entries().get(key);
+    return new ConfigException(file, e != null ? e.value().location() : m.location(), "limits." + key, problem);
   }
 
   private int integer(MapNode m, String key, int min, int max, int dflt) throws ConfigException {

@@ -12,7 +12,9 @@ import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
 import java.io.IOException;
+import com.sun.management.UnixOperatingSystemMXBean;
 import java.io.FileDescriptor;
+import java.lang.management.ManagementFactory;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.time.Duration;
@@ -72,6 +74,7 @@ public final class BrokerServer {
   private final Set<Connection> live = ConcurrentHashMap.newKeySet();
   private final Connection.Home home = new Home();
   private final UidLimiter uids = new UidLimiter();
+  private final DescriptorBudget budget = new DescriptorBudget(openFileLimit());
   /** Connections served (admitted), and all connections open (refusals too). */
   private final AtomicInteger active = new AtomicInteger();
   private final AtomicInteger open = new AtomicInteger();
@@ -106,6 +109,11 @@ public final class BrokerServer {
     this.servers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS,
         new SynchronousQueue<>(), threads);
     this.parker = new Parker(this::dispatch, this::noThreadForParked);
+    metrics.descriptorsInFlight(budget::inFlight);
+    String misfit = budget.fit(policy.get().limits());
+    if (misfit != null) {
+      log.warn("{}", misfit);
+    }
   }
 
   /**
@@ -326,6 +334,16 @@ public final class BrokerServer {
     }
 
     @Override
+    public DescriptorBudget budget() {
+      return budget;
+    }
+
+    @Override
+    public boolean retire(Connection c) {
+      return parker.retire(c);
+    }
+
+    @Override
     public void closed(Connection c) {
       if (live.remove(c)) {
         active.decrementAndGet();
@@ -428,6 +446,18 @@ public final class BrokerServer {
    */
   public void limitsChanged() {
     parker.limitsChanged();
+    String misfit = budget.fit(policy.get().limits());
+    if (misfit != null) {
+      log.warn("{}", misfit);
+    }
+  }
+
+  /** This process's RLIMIT_NOFILE (soft: the one the kernel holds sends to). */
+  private static long openFileLimit() {
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean os) {
+      return os.getMaxFileDescriptorCount();
+    }
+    return 1024;
   }
 
   /** Connections being served right now. */

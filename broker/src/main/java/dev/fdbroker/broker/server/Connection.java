@@ -1,6 +1,9 @@
 package dev.fdbroker.broker.server;
 
+import dev.fdbroker.broker.audit.AuditEvent;
+import dev.fdbroker.broker.logging.ThrottledLog;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
+import dev.fdbroker.broker.metrics.BrokerMetrics.SendFailure;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
 import dev.fdbroker.broker.policy.Limits;
@@ -22,6 +25,9 @@ import java.nio.channels.SelectionKey;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.BrokenPipeSocketException;
+import org.newsclub.net.unix.ConnectionResetSocketException;
+import org.newsclub.net.unix.SocketClosedException;
 import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +45,7 @@ import org.slf4j.LoggerFactory;
  */
 final class Connection implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Connection.class);
+  private static final ThrottledLog sendFailures = new ThrottledLog(log, java.time.Duration.ofMinutes(1));
   /**
    * A client quiet this long gives its thread back. Long enough that a client between two requests
    * keeps its thread (handing a connection over costs a few system calls and a thread wake-up);
@@ -65,6 +72,15 @@ final class Connection implements Runnable {
     /** Descriptor objects for junixsocket to send. */
     FileDescriptor descriptor(int fd) throws IOException;
 
+    /** The descriptors in flight, shared by every connection. */
+    DescriptorBudget budget();
+
+    /**
+     * Takes a connection that has ended but whose client has not yet read the descriptors sent to
+     * it, until it has; false if it cannot (shutting down): the caller closes it.
+     */
+    boolean retire(Connection c);
+
     /** The connection is closed; called once. */
     void closed(Connection c);
   }
@@ -86,6 +102,8 @@ final class Connection implements Runnable {
   private int currentTimeoutMillis = -1;
   /** When the frame being read began (its first bytes arrived), or 0 between frames. */
   private long frameStarted;
+  /** Descriptors sent with the last reply and not yet seen received (the owner's to read and write). */
+  private int inFlight;
   /** When the last request was answered (or the connection opened). */
   private long lastActivity;
   /** Whether a reply was just sent, so that {@link #lastActivity} is the time now. */
@@ -168,17 +186,14 @@ final class Connection implements Runnable {
       // were a few per cent of a request's cost.
       long start = System.nanoTime();
       boolean withinRate = account.tryRequest(home.limits().requestsPerSecondPerUid(), start);
-      long end;
       try (Response response = handler.handle(peer, frame, withinRate, start)) {
-        boolean delivered = false;
+        String undelivered = AuditEvent.NOT_DELIVERED;
         try {
-          end = send(response, start);
-          delivered = true;
+          undelivered = send(response, start);
         } finally {
-          handler.finished(response, delivered);
+          handler.finished(response, undelivered);
         }
       }
-      lastActivity = end;
       justAnswered = true;
       state.set(IDLE);
       if (draining) {
@@ -283,16 +298,71 @@ final class Connection implements Runnable {
    * behind unread ones. A client that pipelines requests without reading can thus pin at most one
    * reply's descriptors in its socket, and is cut off after the request timeout. And a write into a
    * drained socket never finds it full, so the descriptors go with the reply's first byte.
+   *
+   * <p>Descriptors go only within the budget of descriptors in flight ({@link DescriptorBudget});
+   * over it, or if the kernel refuses them, the client is told {@code busy} instead. Returns why the
+   * reply's granted files did not reach the client ({@code busy}, {@code not_delivered}), or null
+   * if they did; throws if the client is gone. Sets {@link #lastActivity} to when it is done.
    */
-  private long send(Response response, long startNanos) throws IOException {
+  private String send(Response response, long startNanos) throws IOException {
     awaitDrained();
-    write(response);
+    int count = response.fds().length;
+    String undelivered = null;
+    Outcome outcome = response.outcome();
+    DescriptorBudget budget = home.budget();
+    if (count > 0 && !budget.take(account, count, home.limits())) {
+      Limits limits = home.limits();
+      writeBusyInstead(response, "uid " + peer.caller().uid() + " holds its limit of descriptors not yet received ("
+          + limits.maxDescriptorsInFlightPerUid() + " for a uid, " + budget.totalLimit(limits)
+          + " in all); receive them, then ask again");
+      undelivered = ErrorCode.BUSY.wireName();
+      outcome = Outcome.BUSY;
+    } else {
+      try {
+        write(response);
+        inFlight = count;
+      } catch (IOException e) {
+        budget.release(account, count);
+        if (count == 0 || clientGone(e)) {
+          metrics.sendFailed(clientGone(e) ? SendFailure.CLIENT_GONE : SendFailure.OTHER);
+          throw e;
+        }
+        // The reply was refused for its descriptors and the client is still there: most likely the
+        // kernel's own limit (ETOOMANYREFS), reached by descriptors this budget does not see (a
+        // previous broker's, still unread).
+        boolean refused = String.valueOf(e.getMessage()).contains("Too many references");
+        metrics.sendFailed(refused ? SendFailure.DESCRIPTORS_REFUSED : SendFailure.OTHER);
+        sendFailures.warn("could not pass {} descriptors to uid {} ({}){}; answering busy", count,
+            peer.caller().uid(), e.toString(), refused ? ": the broker's user has more descriptors in flight than its"
+                + " RLIMIT_NOFILE allows, unread by clients (perhaps sent by an earlier broker)" : "");
+        writeBusyInstead(response, "the broker could not pass the descriptors (the kernel refused them); try again later");
+        undelivered = AuditEvent.NOT_DELIVERED;
+        outcome = Outcome.BUSY;
+      }
+    }
     long end = System.nanoTime();
-    metrics.request(response.op(), response.outcome(), end - startNanos);
-    metrics.descriptorsSent(response.fds().length);
-    return end;
+    metrics.request(response.op(), outcome, end - startNanos);
+    if (undelivered == null) {
+      metrics.descriptorsSent(count);
+    }
+    lastActivity = end;
+    return undelivered;
   }
 
+  /** Answers {@code busy} in place of a reply whose descriptors cannot go. */
+  private void writeBusyInstead(Response response, String why) throws IOException {
+    write(Response.of(new Reply.Failed(response.id(), ErrorCode.BUSY, why), response.op(), Outcome.BUSY));
+  }
+
+  private static boolean clientGone(IOException e) {
+    return e instanceof BrokenPipeSocketException || e instanceof ConnectionResetSocketException
+        || e instanceof SocketClosedException || e instanceof java.nio.channels.ClosedChannelException;
+  }
+
+  /**
+   * Waits until the client has read everything sent to it (at most the request timeout); then the
+   * descriptors of the last reply have reached it, and their charge is given back.
+   */
   private void awaitDrained() throws IOException {
     Limits limits = home.limits();
     long deadline = 0;
@@ -300,6 +370,7 @@ final class Connection implements Runnable {
     while (true) {
       int unread = Posix.unreadByPeer(socketFd);
       if (unread == 0) {
+        delivered();
         return;
       }
       if (unread < 0) {
@@ -319,6 +390,26 @@ final class Connection implements Runnable {
       }
       pauseNanos = Math.min(pauseNanos * 2, 10_000_000);
     }
+  }
+
+  /** The client has read everything: the last reply's descriptors are no longer in flight. */
+  private void delivered() {
+    if (inFlight > 0) {
+      home.budget().release(account, inFlight);
+      inFlight = 0;
+    }
+  }
+
+  /**
+   * Whether descriptors sent on this connection may still be waiting unread in the client's socket.
+   * Checks, and gives their charge back if they are not: for the owner (a serving thread, the
+   * parker) of a connection that is quiet or retiring.
+   */
+  boolean holdsDescriptorsInFlight() {
+    if (inFlight > 0 && Posix.unreadByPeer(socketFd) <= 0) {
+      delivered(); // read (0), or the socket is broken (< 0): the kernel has let go of them either way
+    }
+    return inFlight > 0;
   }
 
   /** Writes the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
@@ -346,8 +437,35 @@ final class Connection implements Runnable {
     }
   }
 
-  /** Closes the socket; only the owner calls this. */
+  /**
+   * Ends the connection; only the owner calls this. If descriptors it sent are still unread, the
+   * connection is not closed yet but retires to the parker (half-closed: the client can still read
+   * what is there, then sees the end), keeping its connection slot and its charge until the client
+   * reads them or closes: closing our end would not free them (they sit in the client's socket,
+   * charged to the broker's user), and a client that hangs up half-way (SHUT_WR) to free its slot
+   * could otherwise pile up descriptors past every limit.
+   */
   void close() {
+    if (state.get() == CLOSED) {
+      return;
+    }
+    if (!draining && holdsDescriptorsInFlight()) {
+      try {
+        channel.shutdownOutput();
+        channel.configureBlocking(false);
+        blocking = false;
+        if (home.retire(this)) {
+          return;
+        }
+      } catch (IOException e) {
+        // cannot retire it: closed below, and the charge with it
+      }
+    }
+    closeNow();
+  }
+
+  /** Closes the socket and gives back whatever it held. */
+  void closeNow() {
     if (state.getAndSet(CLOSED) == CLOSED) {
       return;
     }
@@ -356,6 +474,8 @@ final class Connection implements Runnable {
     } catch (IOException e) {
       // closing anyway
     }
+    home.budget().release(account, inFlight); // sent, and gone with the client, or the broker is stopping
+    inFlight = 0;
     account.release();
     metrics.connectionClosed();
     home.closed(this);

@@ -24,11 +24,19 @@ import org.slf4j.LoggerFactory;
 final class Parker implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Parker.class);
 
+  /** How often descriptors sent to quiet and retired connections are looked at, while any are unread. */
+  static final long DELIVERY_CHECK_NANOS = 100_000_000;
+
   private final Selector selector;
   private final Predicate<Runnable> dispatch;
   private final Consumer<Connection> noThread;
   private final Queue<Connection> arrivals = new ConcurrentLinkedQueue<>();
+  private final Queue<Connection> retirements = new ConcurrentLinkedQueue<>();
   private final Set<Connection> parked = new HashSet<>();
+  /** Connections that have ended, kept until their client has read the descriptors sent to it. */
+  private final Set<Connection> retired = new HashSet<>();
+  /** When descriptors in flight are next looked at (System.nanoTime()), or MAX_VALUE if none are. */
+  private long nextDeliveryCheck = Long.MAX_VALUE;
   private final List<Connection> ready = new ArrayList<>();
   private final Thread thread;
   /** When the earliest idle deadline of a parked connection falls, or MAX_VALUE. */
@@ -64,6 +72,20 @@ final class Parker implements Runnable {
     return true;
   }
 
+  /**
+   * Takes a connection that has ended while the descriptors sent to it are unread: it is closed once
+   * they are read (or the client closes), checked every {@link #DELIVERY_CHECK_NANOS}; until then it
+   * keeps its slot and its charge. False once shutting down: the caller closes it.
+   */
+  boolean retire(Connection c) {
+    if (draining || failed) {
+      return false;
+    }
+    retirements.add(c);
+    selector.wakeup();
+    return true;
+  }
+
   @Override
   public void run() {
     try {
@@ -72,6 +94,10 @@ final class Parker implements Runnable {
         Connection c;
         while ((c = arrivals.poll()) != null) {
           admit(c);
+        }
+        while ((c = retirements.poll()) != null) {
+          retired.add(c);
+          nextDeliveryCheck = Math.min(nextDeliveryCheck, System.nanoTime() + DELIVERY_CHECK_NANOS);
         }
         for (SelectionKey key : selector.selectedKeys()) {
           // A hang-up (the client closed) makes junixsocket's key invalid and then drops it from
@@ -90,11 +116,15 @@ final class Parker implements Runnable {
             forget(p);
             p.close();
           }
+          closeRetired();
         }
         long now = System.nanoTime();
         if (resweep || now - nextSweep >= 0) {
           resweep = false;
           sweep(now);
+        }
+        if (now - nextDeliveryCheck >= 0) {
+          checkDeliveries(now);
         }
       }
     } catch (IOException | RuntimeException | Error e) {
@@ -111,6 +141,10 @@ final class Parker implements Runnable {
       while ((c = arrivals.poll()) != null) {
         c.close();
       }
+      while ((c = retirements.poll()) != null) {
+        retired.add(c);
+      }
+      closeRetired();
       try {
         selector.close();
       } catch (IOException e) {
@@ -120,13 +154,42 @@ final class Parker implements Runnable {
   }
 
   private long timeoutMillis() {
-    if (!arrivals.isEmpty()) {
+    if (!arrivals.isEmpty() || !retirements.isEmpty()) {
       return 0;
     }
-    if (nextSweep == Long.MAX_VALUE) {
+    long next = nextSweep - nextDeliveryCheck < 0 ? nextSweep : nextDeliveryCheck;
+    if (next == Long.MAX_VALUE) {
       return Long.MAX_VALUE;
     }
-    return Math.max(1, (nextSweep - System.nanoTime() + 999_999) / 1_000_000);
+    return Math.max(1, (next - System.nanoTime() + 999_999) / 1_000_000);
+  }
+
+  /**
+   * Gives back the charge of descriptors that quiet and retired clients have read since the last
+   * look, and closes the retired connections whose clients have read everything (or gone).
+   */
+  private void checkDeliveries(long now) {
+    boolean pending = false;
+    for (Connection c : parked) {
+      pending |= c.holdsDescriptorsInFlight();
+    }
+    for (java.util.Iterator<Connection> it = retired.iterator(); it.hasNext(); ) {
+      Connection c = it.next();
+      if (c.holdsDescriptorsInFlight()) {
+        pending = true;
+      } else {
+        it.remove();
+        c.closeNow();
+      }
+    }
+    nextDeliveryCheck = pending ? now + DELIVERY_CHECK_NANOS : Long.MAX_VALUE;
+  }
+
+  private void closeRetired() {
+    for (Connection c : retired) {
+      c.closeNow();
+    }
+    retired.clear();
   }
 
   /**
@@ -173,6 +236,9 @@ final class Parker implements Runnable {
     }
     parked.add(c);
     log.debug("connection {} parked ({} parked)", c.id(), parked.size());
+    if (c.holdsDescriptorsInFlight()) {
+      nextDeliveryCheck = Math.min(nextDeliveryCheck, System.nanoTime() + DELIVERY_CHECK_NANOS);
+    }
     long due = c.idleDeadline();
     if (nextSweep == Long.MAX_VALUE || due - nextSweep < 0) {
       nextSweep = due;

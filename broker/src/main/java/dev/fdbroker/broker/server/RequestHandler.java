@@ -100,18 +100,24 @@ final class RequestHandler {
   }
 
   /**
-   * Audits and counts what a request decided, once its reply was sent ({@code delivered}) or could
-   * not be. Grants are recorded only now: a grant whose reply never reached the caller is audited
-   * as not delivered, never as a plain allow.
+   * Audits and counts what a request decided, once its reply was sent or could not be. Grants are
+   * recorded only now: a grant whose reply never reached the caller is audited with why
+   * ({@code undelivered}: {@code busy} when over the budget of descriptors in flight, else
+   * {@code not_delivered}), never as a plain allow.
+   *
+   * @param undelivered null if the reply reached the client
    */
-  void finished(Response response, boolean delivered) {
+  void finished(Response response, String undelivered) {
     for (AuditEvent e : response.audit()) {
       if (e.isGrant()) {
-        if (delivered) {
+        if (undelivered == null) {
           metrics.fileGranted();
+        } else if (undelivered.equals(ErrorCode.BUSY.wireName())) {
+          metrics.fileRefused(ErrorCode.BUSY);
+          e = e.undelivered(undelivered);
         } else {
           metrics.fileUndelivered();
-          e = e.undelivered(AuditEvent.NOT_DELIVERED);
+          e = e.undelivered(undelivered);
         }
       }
       audit.record(e);
@@ -154,7 +160,7 @@ final class RequestHandler {
             "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
             Op.OPEN, Outcome.TOO_LARGE).withAudit(List.of(events));
       }
-      return new Response(frame, Arrays.copyOf(fds, granted), false, Op.OPEN, Outcome.OK, List.of(events));
+      return new Response(request.id(), frame, Arrays.copyOf(fds, granted), false, Op.OPEN, Outcome.OK, List.of(events));
     } catch (RuntimeException | Error e) {
       closeAll(fds, granted);
       for (AuditEvent event : events) {

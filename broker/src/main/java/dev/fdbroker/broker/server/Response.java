@@ -17,22 +17,22 @@ import java.util.List;
  * was delivered ({@link RequestHandler#finished}). The broker's copies of the descriptors are
  * closed by {@link #close()}, right after sending (or failing to send).
  */
-record Response(byte[] frame, int[] fds, boolean closeConnection, Op op, Outcome outcome, List<AuditEvent> audit)
-    implements AutoCloseable {
+record Response(RequestId id, byte[] frame, int[] fds, boolean closeConnection, Op op, Outcome outcome,
+    List<AuditEvent> audit) implements AutoCloseable {
   private static final int[] NONE = new int[0];
 
   static Response of(Reply reply, Op op, Outcome outcome) {
-    return new Response(encodeWithinLimit(reply), NONE, false, op, outcome, List.of());
+    return new Response(reply.id(), encodeWithinLimit(reply), NONE, false, op, outcome, List.of());
   }
 
   /** A reply after which the connection is closed (framing lost, or admission refused). */
   static Response last(Reply reply, Op op, Outcome outcome) {
-    return new Response(encodeWithinLimit(reply), NONE, true, op, outcome, List.of());
+    return new Response(reply.id(), encodeWithinLimit(reply), NONE, true, op, outcome, List.of());
   }
 
   /** This response, carrying these audit records. */
   Response withAudit(List<AuditEvent> records) {
-    return new Response(frame, fds, closeConnection, op, outcome, records);
+    return new Response(id, frame, fds, closeConnection, op, outcome, records);
   }
 
   /**

@@ -18,6 +18,8 @@ final class UidLimiter {
 
   private static final class State {
     final AtomicInteger connections = new AtomicInteger();
+    /** Descriptors sent to the uid's connections and not yet seen received ({@link DescriptorBudget}). */
+    final AtomicInteger inFlight = new AtomicInteger();
     /** When the bucket is full again (System.nanoTime()); at or before now: full. */
     final AtomicLong fullAt;
 
@@ -35,6 +37,11 @@ final class UidLimiter {
     private Account(long uid, State state) {
       this.uid = uid;
       this.state = state;
+    }
+
+    /** The uid's descriptors in flight, counted by {@link DescriptorBudget}. */
+    AtomicInteger inFlight() {
+      return state.inFlight;
     }
 
     /** Takes one request's token at {@code now} (System.nanoTime()); false if the uid is over its rate. */

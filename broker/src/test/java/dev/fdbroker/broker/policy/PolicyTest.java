@@ -131,7 +131,7 @@ class PolicyTest {
           request_timeout_seconds: 2
         rules: []
         """).limits();
-    assertEquals(new Limits(10, 3, 7, 8, Duration.ofMillis(1500), Duration.ofSeconds(2)), l);
+    assertEquals(new Limits(10, 3, 7, 8, Duration.ofMillis(1500), Duration.ofSeconds(2), 16_384, 4_096), l);
   }
 
   @ParameterizedTest
