@@ -57,6 +57,9 @@ public final class BrokerServer {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
   /** Refused connections allowed to linger at once (see {@link Refusal#LINGER_MILLIS}). */
   private static final int MAX_LINGERING_REFUSALS = 64;
+  /** Threads left to the JVM (signal handlers, compilers) once a task limit has been met. */
+  private static final int THREADS_KEPT_FREE = 4;
+  private static final long THREAD_PROBE_NANOS = 5_000_000_000L;
   /** How long a refusal told on the accepting thread lingers (it holds up accepting meanwhile). */
   private static final int REFUSAL_LINGER_HERE_MILLIS = 100;
   private static final String NO_THREAD = "the broker cannot start a thread to serve this connection; try again later";
@@ -85,6 +88,8 @@ public final class BrokerServer {
   private volatile Selector acceptWakeup;
   private final ThrottledLog acceptFailures = new ThrottledLog(log, Duration.ofMinutes(1));
   private final ThrottledLog noThreads = new ThrottledLog(log, Duration.ofMinutes(1));
+  /** When the pool, held below a task limit, is next let try to grow; see {@link #dispatch}. */
+  private volatile long nextThreadProbe;
   /** The accept loop's pause after failing to start a thread (on the accept thread only). */
   private long threadBackoffMillis;
   private volatile Thread acceptThread;
@@ -251,17 +256,32 @@ public final class BrokerServer {
    * when the service's task limit (TasksMax=, a pids cgroup) or the user's process limit is reached
    * ("unable to create native thread", an OutOfMemoryError): that must cost one connection, never
    * the accept loop and with it the broker. The pool refuses tasks once it is shut down, too.
+   *
+   * <p>Once a thread could not be started, the pool is held to a few threads fewer than it had then
+   * ({@link #THREADS_KEPT_FREE}): the JVM needs threads of its own, and a signal's handler runs on
+   * a new one, so at the very limit a SIGTERM would be lost. Every few seconds one start beyond
+   * that is tried again, in case the limit was raised.
    */
   boolean dispatch(Runnable task) {
+    long now = System.nanoTime();
+    if (servers.getMaximumPoolSize() != Integer.MAX_VALUE && now - nextThreadProbe >= 0) {
+      nextThreadProbe = now + THREAD_PROBE_NANOS;
+      servers.setMaximumPoolSize(Integer.MAX_VALUE); // the limit may have been raised: try once more
+    }
     try {
       servers.execute(task);
-      if (Thread.currentThread() == acceptThread) {
-        threadBackoffMillis = 0;
-      }
-      return true;
-    } catch (OutOfMemoryError | RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
+      return false; // held below a task limit, or shut down
+    } catch (OutOfMemoryError e) {
+      // Threads beyond this end as soon as they are idle; tasks beyond it are refused at once.
+      servers.setMaximumPoolSize(Math.max(1, servers.getPoolSize() - THREADS_KEPT_FREE));
+      nextThreadProbe = now + THREAD_PROBE_NANOS;
       return false;
     }
+    if (Thread.currentThread() == acceptThread) {
+      threadBackoffMillis = 0;
+    }
+    return true;
   }
 
   /**

@@ -311,6 +311,16 @@ final class HostBroker implements AutoCloseable {
     return pid;
   }
 
+  /** Whether the current broker is still running (not ended, nor a zombie waiting to be reaped). */
+  boolean isAlive() {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   Path socket() {
     return socket;
   }
