@@ -263,18 +263,25 @@ public final class Posix {
 
   /** openat(2) without O_CREAT. Returns the new descriptor, or {@code -errno}. */
   public static int openat(int dirfd, String path, int flags) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
-      MemorySegment cpath = cString(arena, path);
-      while (true) {
-        long r = syscall(capture, SYS_OPENAT, dirfd, cpath.address(), flags, 0, 0, 0);
-        if (r >= 0) {
-          return (int) r;
-        }
-        int e = errno(capture);
-        if (e != Errno.EINTR) {
-          return -e;
-        }
+    Scratch scratch = SCRATCH.get();
+    MemorySegment cpath = scratch.path(path);
+    if (cpath == null) {
+      try (Arena arena = Arena.ofConfined()) {
+        return openat(scratch, dirfd, cString(arena, path), flags);
+      }
+    }
+    return openat(scratch, dirfd, cpath, flags);
+  }
+
+  private static int openat(Scratch scratch, int dirfd, MemorySegment cpath, int flags) {
+    while (true) {
+      long r = syscall(scratch.capture, SYS_OPENAT, dirfd, cpath.address(), flags, 0, 0, 0);
+      if (r >= 0) {
+        return (int) r;
+      }
+      int e = errno(scratch.capture);
+      if (e != Errno.EINTR) {
+        return -e;
       }
     }
   }
