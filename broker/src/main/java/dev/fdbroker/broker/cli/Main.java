@@ -20,6 +20,9 @@ public final class Main implements Runnable {
   /** Exit status for a bad command line or an unusable config file. */
   static final int EXIT_USAGE = 2;
 
+  /** Exit status for a command that could not do its work (the command logs why). */
+  static final int EXIT_FAILURE = 1;
+
   private CommandLine commandLine;
 
   public static void main(String[] args) {

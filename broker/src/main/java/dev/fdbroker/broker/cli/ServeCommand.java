@@ -108,7 +108,13 @@ final class ServeCommand implements Callable<Integer> {
     }
     BrokerMetrics metrics = setUp(metricsSetUp);
     metrics.policyLoaded(1, policy.rules().size(), loadNanos);
-    SecureOpener opener = SecureOpener.forThisKernel();
+    SecureOpener opener;
+    try {
+      opener = SecureOpener.forThisKernel();
+    } catch (IllegalStateException e) {
+      log.error("{}", e.getMessage());
+      return Main.EXIT_FAILURE;
+    }
     // Bound here, the socket file is ours to remove; inherited, it belongs to the service manager.
     SocketBinder.BoundSocket bound = inherited.isPresent() ? null : SocketBinder.bind(socket, mode, socketGroup);
     AFUNIXServerSocket listening = bound != null ? bound.server() : inherited.get().requests();

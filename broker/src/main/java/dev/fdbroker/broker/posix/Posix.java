@@ -286,6 +286,17 @@ public final class Posix {
     }
   }
 
+  /**
+   * Opens, with {@code flags}, the very file that {@code pinned} (an {@code O_PATH} descriptor)
+   * refers to, through its magic link {@code /proc/self/fd/N}: the kernel jumps to that file
+   * without looking any name up again, then checks permission and runs the file's open as for any
+   * open. {@code flags} must not hold {@code O_NOFOLLOW}, which would refuse the link itself.
+   * Returns the new descriptor, or {@code -errno} ({@code -ENOENT} when /proc is not mounted).
+   */
+  public static int reopen(int pinned, int flags) {
+    return openat(AT_FDCWD, "/proc/self/fd/" + pinned, flags);
+  }
+
   /** fstat(2), through statx(2), whose result layout is the same on every architecture. */
   public static FileStat fstat(int fd) throws PosixException {
     Scratch scratch = SCRATCH.get();
