@@ -10,6 +10,8 @@ import dev.fdbroker.client.BrokerFileException;
 import dev.fdbroker.client.BrokeredFile;
 import dev.fdbroker.client.FdBrokerClient;
 import java.io.BufferedReader;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -163,6 +165,48 @@ class TypeCheckBeforeOpenIT {
     } finally {
       // The FIFO is under one of the two names now: a reader at both lets the writer go.
       openAndClose(file);
+      openAndClose(fifo);
+      writer.destroyForcibly().waitFor();
+    }
+  }
+
+  /**
+   * The production shape: the broker as an unprivileged user with CAP_DAC_READ_SEARCH alone, as
+   * the packaged unit runs it, and once without even that. The pin needs no permission to read, so
+   * a FIFO is refused on its type either way, its writer left waiting; the reopen is where read
+   * permission is checked: the capability grants a root-only file, its absence denies it (EACCES).
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void asAnUnprivilegedUserTheReopenIsWhereReadPermissionIsChecked(boolean capability) throws Exception {
+    assumeTrue(ItSupport.isRoot(), "needs root: the broker drops to nobody with setpriv");
+    Fixture f = brokers.get("openat2");
+    Path run = Files.createDirectories(f.root.resolve(capability ? "run-cap" : "run-nocap"));
+    ItSupport.run(List.of("chown", "nobody", run.toString()), Duration.ofSeconds(10)).assertExit(0);
+    String caps = capability ? "-all,+dac_read_search" : "-all";
+    List<String> asNobody = List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+        "--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--no-new-privs", "--");
+    Path fifo = f.allowed.resolve("fifo");
+    Process writer = fifoWriter(fifo);
+    try (BrokerProcess broker = BrokerProcess.start(f.policy, run.resolve("broker.sock"), Map.of(), asNobody);
+        RawClient c = new RawClient(broker.socket())) {
+      JsonNode reply = c.request("{\"id\":1,\"op\":\"open\",\"paths\":["
+          + Fixture.JSON.writeValueAsString(f.secret.toString()) + "," + Fixture.JSON.writeValueAsString(fifo.toString()) + "]}");
+      JsonNode secret = reply.at("/files/0");
+      if (capability) {
+        assertTrue(secret.path("ok").asBoolean(), reply.toString());
+        assertEquals(1, c.lastDescriptors.length);
+        try (FileInputStream in = new FileInputStream(c.lastDescriptors[0])) {
+          assertEquals(Fixture.SECRET, new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        }
+        c.lastDescriptors = new FileDescriptor[0];
+      } else {
+        assertEquals("denied", secret.path("error").asText(), reply.toString());
+        assertTrue(secret.path("message").asText().contains("EACCES"), reply.toString());
+      }
+      assertEquals("not_regular", reply.at("/files/1/error").asText(), reply.toString());
+      assertFalse(writer.waitFor(1, TimeUnit.SECONDS), () -> "the FIFO was opened: its writer printed " + output(writer));
+    } finally {
       openAndClose(fifo);
       writer.destroyForcibly().waitFor();
     }
