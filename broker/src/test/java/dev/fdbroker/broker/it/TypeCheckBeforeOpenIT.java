@@ -129,43 +129,40 @@ class TypeCheckBeforeOpenIT {
     ItSupport.mkfifo(fifo);
     long fileInode = (Long) Files.getAttribute(file, "unix:ino");
     Process writer = fifoWriter(fifo); // waits on the FIFO itself, whatever its name becomes
-    AtomicBoolean racing = new AtomicBoolean(true);
-    AtomicLong swaps = new AtomicLong();
-    Thread swapper = Thread.ofPlatform().start(() -> {
-      while (racing.get()) {
-        if (Exchange.swap(file, fifo)) {
-          swaps.incrementAndGet();
-        }
-      }
-    });
-    Map<String, Integer> outcomes = new TreeMap<>();
-    try (FdBrokerClient client = FdBrokerClient.connect(f.socket)) {
-      for (int i = 0; i < RACE_REQUESTS; i++) {
-        String outcome;
-        try (BrokeredFile granted = client.open(file.toString())) {
-          long ino = (Long) Files.getAttribute(Path.of("/proc/self/fd/" + fd(granted)), "unix:ino");
-          outcome = ino == fileInode ? "granted the file" : "granted inode " + ino;
-        } catch (BrokerFileException e) {
-          outcome = e.code().wireName();
-        } catch (FileSystemException e) { // not_found and denied, as java.nio says them
-          outcome = e.toString();
-        }
-        outcomes.merge(outcome, 1, Integer::sum);
-      }
-    } finally {
-      racing.set(false);
-      swapper.join();
-    }
     try {
+      AtomicBoolean racing = new AtomicBoolean(true);
+      AtomicLong swaps = new AtomicLong();
+      Thread swapper = Thread.ofPlatform().start(() -> {
+        while (racing.get()) {
+          if (Exchange.swap(file, fifo)) {
+            swaps.incrementAndGet();
+          }
+        }
+      });
+      Map<String, Integer> outcomes = new TreeMap<>();
+      try (FdBrokerClient client = FdBrokerClient.connect(f.socket)) {
+        for (int i = 0; i < RACE_REQUESTS; i++) {
+          String outcome;
+          try (BrokeredFile granted = client.open(file.toString())) {
+            long ino = (Long) Files.getAttribute(Path.of("/proc/self/fd/" + fd(granted)), "unix:ino");
+            outcome = ino == fileInode ? "granted the file" : "granted inode " + ino;
+          } catch (BrokerFileException e) {
+            outcome = e.code().wireName();
+          } catch (FileSystemException e) { // not_found and denied, as java.nio says them
+            outcome = e.toString();
+          }
+          outcomes.merge(outcome, 1, Integer::sum);
+        }
+      } finally {
+        racing.set(false);
+        swapper.join();
+      }
       System.out.printf("FIFO swap race (%s): %,d requests, %,d swaps, outcomes %s%n", opener, RACE_REQUESTS, swaps.get(),
           outcomes);
       assertTrue(swaps.get() > 1000, "the race really raced: " + swaps.get() + " swaps");
       assertEquals(Set.of("granted the file", "not_regular"), outcomes.keySet(), "both sides seen, nothing else");
       assertTrue(writer.isAlive(), () -> "the FIFO was opened: its writer was released and printed " + output(writer));
     } finally {
-      // The FIFO is under one of the two names now: a reader at both lets the writer go.
-      openAndClose(file);
-      openAndClose(fifo);
       writer.destroyForcibly().waitFor();
     }
   }
@@ -207,7 +204,6 @@ class TypeCheckBeforeOpenIT {
       assertEquals("not_regular", reply.at("/files/1/error").asText(), reply.toString());
       assertFalse(writer.waitFor(1, TimeUnit.SECONDS), () -> "the FIFO was opened: its writer printed " + output(writer));
     } finally {
-      openAndClose(fifo);
       writer.destroyForcibly().waitFor();
     }
   }
