@@ -122,7 +122,13 @@ final class ServeCommand implements Callable<Integer> {
     }
     BrokerMetrics metrics = setUp(metricsSetUp);
     metrics.policyLoaded(1, policy.rules().size(), loadNanos);
-    SecureOpener opener = SecureOpener.forThisKernel();
+    SecureOpener opener;
+    try {
+      opener = SecureOpener.forThisKernel();
+    } catch (IllegalStateException e) {
+      log.error("{}", e.getMessage());
+      return Main.EXIT_FAILURE;
+    }
     SocketBinder.BoundSocket bound = null;
     if (inherited.isEmpty()) {
       try {

@@ -27,8 +27,9 @@ final class Openat2Opener extends SecureOpener {
     return "openat2";
   }
 
+  /** Without O_NOFOLLOW: RESOLVE_NO_SYMLINKS then refuses a final symlink too, rather than pinning it. */
   @Override
-  int openNoFollow(String path) {
-    return Posix.openat2(Posix.AT_FDCWD, path, OPEN_FLAGS, RESOLVE);
+  int pinNoFollow(String path) {
+    return Posix.openat2(Posix.AT_FDCWD, path, PIN_FLAGS, RESOLVE);
   }
 }

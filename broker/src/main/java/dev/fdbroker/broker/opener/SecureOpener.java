@@ -9,32 +9,83 @@ import dev.fdbroker.protocol.PathSyntax;
 
 /**
  * Opens a file for a caller the policy has already approved: read-only, without following a
- * symbolic link anywhere in the path, and only if it is a regular file.
+ * symbolic link anywhere in the path, and only if it is a regular file, which is known before
+ * anything is opened for reading.
  *
- * <p>Two strategies share that contract: {@link Openat2Opener} (one openat2 call, Linux 5.6+) and
- * {@link WalkingOpener} (a component-by-component walk, where openat2 is missing or filtered).
+ * <p>Two strategies share that contract by pinning the file with an {@code O_PATH} descriptor:
+ * {@link Openat2Opener} (one openat2 call, Linux 5.6+) and {@link WalkingOpener} (a
+ * component-by-component walk, where openat2 is missing or filtered). This class checks what was
+ * pinned and opens it for reading.
  */
 public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
 
   /**
    * Read-only: these are the only flags a granted file is ever opened with, so a receiver can never
-   * write through it. O_NONBLOCK keeps a FIFO from hanging the open; O_NOCTTY keeps a terminal from
-   * becoming ours.
+   * write through it. Only a regular file is opened with them, where O_NONBLOCK and O_NOCTTY change
+   * nothing; they stay so that a receiver sees the flags it always saw, and so that even a file of
+   * another type could neither hang the open (a FIFO) nor become our terminal.
    */
   static final int OPEN_FLAGS = Posix.O_RDONLY | Posix.O_CLOEXEC | Posix.O_NOCTTY | Posix.O_NONBLOCK;
+
+  /**
+   * What the strategies pin a file with. An O_PATH open reaches the name only: it runs no open
+   * routine (no FIFO rendezvous, no device driver) and checks no read permission.
+   */
+  static final int PIN_FLAGS = Posix.O_PATH | Posix.O_CLOEXEC;
 
   /** Linux's PATH_MAX, terminating NUL included. */
   private static final int KERNEL_PATH_MAX = 4096;
 
-  /** The best strategy this kernel supports, unless {@code -Dfdbroker.opener=walk|openat2} says otherwise. */
+  /**
+   * The best strategy this kernel supports, unless {@code -Dfdbroker.opener=walk|openat2} says
+   * otherwise.
+   *
+   * @throws IllegalStateException if files cannot be reopened through /proc/self/fd here (no /proc)
+   */
   public static SecureOpener forThisKernel() {
     String forced = System.getProperty("fdbroker.opener", "");
-    return switch (forced) {
+    SecureOpener opener = switch (forced) {
       case "walk" -> new WalkingOpener();
       case "openat2" -> new Openat2Opener();
       case "" -> Openat2Opener.isSupported() ? new Openat2Opener() : new WalkingOpener();
       default -> throw new IllegalArgumentException("fdbroker.opener must be walk or openat2, not " + forced);
     };
+    requireReopening();
+    return opener;
+  }
+
+  /**
+   * Checks once, at start, that a pinned file can be reopened through /proc/self/fd (pinning "/"
+   * and reopening it must give the same inode). Without /proc, every grant would fail; better to
+   * say so at start than as an io_error per request. There is deliberately no fallback: the only
+   * other way to open what was checked is to open by name again, before knowing what it is.
+   */
+  private static void requireReopening() {
+    int pinned = Posix.openat(Posix.AT_FDCWD, "/", PIN_FLAGS | Posix.O_DIRECTORY);
+    if (pinned < 0) {
+      throw new IllegalStateException("cannot open / with O_PATH: " + Errno.name(-pinned));
+    }
+    try {
+      int fd = Posix.reopen(pinned, Posix.O_RDONLY | Posix.O_CLOEXEC | Posix.O_DIRECTORY);
+      if (fd < 0) {
+        throw new IllegalStateException("cannot reopen a file through /proc/self/fd (" + Errno.name(-fd)
+            + "): fdbroker opens each file that way after checking its type, so it needs /proc mounted");
+      }
+      try {
+        FileStat viaProc = Posix.fstat(fd);
+        FileStat root = Posix.fstat(pinned);
+        if (viaProc.inode() != root.inode() || viaProc.device() != root.device()) {
+          throw new IllegalStateException(
+              "reopening / through /proc/self/fd gave another file: /proc is not the kernel's proc filesystem");
+        }
+      } finally {
+        Posix.close(fd);
+      }
+    } catch (PosixException e) {
+      throw new IllegalStateException("cannot check reopening through /proc/self/fd: " + e.getMessage(), e);
+    } finally {
+      Posix.close(pinned);
+    }
   }
 
   /** A short name for logs: "openat2" or "walk". */
@@ -56,28 +107,55 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
       return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
           "path is too long for the kernel (4096 bytes including the terminating NUL)");
     }
-    int fd = openNoFollow(path);
-    if (fd < 0) {
-      return refusalFor(-fd);
+    int pinned = pinNoFollow(path);
+    if (pinned < 0) {
+      return refusalFor(-pinned);
     }
+    try {
+      return openPinned(pinned);
+    } finally {
+      Posix.close(pinned);
+    }
+  }
+
+  /**
+   * Invariant: nothing is opened for reading before it is known to be a regular file. The type
+   * comes from the pin, and the reopen goes through the pin's magic link, which leads to that very
+   * inode rather than to whatever the path names by then: no rename in between can substitute a
+   * FIFO or a device.
+   */
+  private static OpenOutcome openPinned(int pinned) {
     FileStat stat;
     try {
-      stat = Posix.fstat(fd);
+      stat = Posix.fstat(pinned);
     } catch (PosixException e) {
-      Posix.close(fd);
       return new OpenOutcome.Refused(ErrorCode.IO_ERROR, e.getMessage());
     }
-    // Only regular files pass: a directory, FIFO, socket or device is closed again at once.
+    if (stat.isSymlink()) {
+      return refusalFor(Errno.ELOOP); // the walk pins a final link itself
+    }
     if (!stat.isRegularFile()) {
-      Posix.close(fd);
       return new OpenOutcome.Refused(ErrorCode.NOT_REGULAR, "not a regular file: it is " + stat.typeName());
     }
+    int fd = Posix.reopen(pinned, OPEN_FLAGS);
+    if (fd < 0) {
+      return reopenRefusal(-fd);
+    }
+    // The pin's stat is the reopened file's: the same inode, so no second statx is needed. (Its
+    // size is a snapshot either way: a writer can change it right after any stat.)
     return new OpenOutcome.Opened(fd, stat);
   }
 
-  /** Opens the canonical absolute {@code path} with {@link #OPEN_FLAGS}, following no symlink; returns fd or -errno. */
-  abstract int openNoFollow(String path);
+  /**
+   * Pins the canonical absolute {@code path} with {@link #PIN_FLAGS}, following no symlink; returns
+   * the O_PATH descriptor or -errno.
+   */
+  abstract int pinNoFollow(String path);
 
+  /**
+   * Why a pin failed. An O_PATH open runs no open routine, so ENXIO and ENODEV (a socket, a device
+   * with no driver) cannot arise: such files are pinned and then refused by their type.
+   */
   static OpenOutcome.Refused refusalFor(int errno) {
     return switch (errno) {
       case Errno.ELOOP -> new OpenOutcome.Refused(ErrorCode.SYMLINK,
@@ -85,15 +163,35 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
       case Errno.ENOENT -> new OpenOutcome.Refused(ErrorCode.NOT_FOUND, "no such file");
       case Errno.ENOTDIR -> new OpenOutcome.Refused(ErrorCode.NOT_FOUND,
           "no such file: a component of the path is not a directory");
-      case Errno.EACCES, Errno.EPERM -> new OpenOutcome.Refused(ErrorCode.DENIED,
-          "the filesystem does not let the broker open it (" + Errno.name(errno) + ")");
-      case Errno.ENXIO, Errno.ENODEV -> new OpenOutcome.Refused(ErrorCode.NOT_REGULAR,
-          "not a regular file (" + Errno.name(errno) + ")");
-      case Errno.EMFILE, Errno.ENFILE, Errno.ENOMEM -> new OpenOutcome.Refused(ErrorCode.BUSY,
-          "the broker is out of resources (" + Errno.name(errno) + "); try again later");
+      case Errno.EACCES, Errno.EPERM -> denied(errno);
+      case Errno.EMFILE, Errno.ENFILE, Errno.ENOMEM -> busy(errno);
       case Errno.ENAMETOOLONG -> new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
           "a component of the path is too long for the filesystem");
       default -> new OpenOutcome.Refused(ErrorCode.IO_ERROR, "open failed: " + Errno.name(errno));
     };
+  }
+
+  /**
+   * Why the reopen of a pinned regular file failed. The name was resolved already, so only
+   * permission (checked here for the first time: a pin needs none) and resources are the caller's
+   * answer; anything else (ENOENT: /proc is gone) is the broker's own trouble.
+   */
+  static OpenOutcome.Refused reopenRefusal(int errno) {
+    return switch (errno) {
+      case Errno.EACCES, Errno.EPERM -> denied(errno);
+      case Errno.EMFILE, Errno.ENFILE, Errno.ENOMEM -> busy(errno);
+      default -> new OpenOutcome.Refused(ErrorCode.IO_ERROR,
+          "reopening the checked file through /proc/self/fd failed: " + Errno.name(errno));
+    };
+  }
+
+  private static OpenOutcome.Refused denied(int errno) {
+    return new OpenOutcome.Refused(ErrorCode.DENIED,
+        "the filesystem does not let the broker open it (" + Errno.name(errno) + ")");
+  }
+
+  private static OpenOutcome.Refused busy(int errno) {
+    return new OpenOutcome.Refused(ErrorCode.BUSY,
+        "the broker is out of resources (" + Errno.name(errno) + "); try again later");
   }
 }

@@ -11,7 +11,8 @@ import dev.fdbroker.broker.posix.PosixException;
  */
 final class WalkingOpener extends SecureOpener {
 
-  private static final int DIR_FLAGS = Posix.O_PATH | Posix.O_CLOEXEC | Posix.O_NOFOLLOW;
+  /** Every step, the last included: pins the component itself, a link included. */
+  private static final int STEP_FLAGS = PIN_FLAGS | Posix.O_NOFOLLOW;
 
   @Override
   public String name() {
@@ -19,14 +20,14 @@ final class WalkingOpener extends SecureOpener {
   }
 
   /**
-   * No symlinks: every intermediate component is opened with O_PATH|O_NOFOLLOW (which opens a
-   * link itself rather than its target) and must then be a directory; the last is opened with
-   * O_NOFOLLOW, which fails with ELOOP on a link. Holding each directory open means renaming or
-   * swapping a component later cannot redirect the walk.
+   * No symlinks: every component is opened with O_PATH|O_NOFOLLOW (which opens a link itself
+   * rather than its target); each intermediate one must then be a directory, and a last one that
+   * is a link is refused by {@link SecureOpener#open}'s type check. Holding each directory open
+   * means renaming or swapping a component later cannot redirect the walk.
    */
   @Override
-  int openNoFollow(String path) {
-    int dir = Posix.openat(Posix.AT_FDCWD, "/", DIR_FLAGS | Posix.O_DIRECTORY);
+  int pinNoFollow(String path) {
+    int dir = Posix.openat(Posix.AT_FDCWD, "/", STEP_FLAGS | Posix.O_DIRECTORY);
     if (dir < 0) {
       return dir;
     }
@@ -36,9 +37,9 @@ final class WalkingOpener extends SecureOpener {
         int slash = path.indexOf('/', start);
         if (slash < 0) {
           String last = start == path.length() ? "." : path.substring(start); // "." only for "/" itself
-          return Posix.openat(dir, last, OPEN_FLAGS | Posix.O_NOFOLLOW);
+          return Posix.openat(dir, last, STEP_FLAGS);
         }
-        int next = Posix.openat(dir, path.substring(start, slash), DIR_FLAGS);
+        int next = Posix.openat(dir, path.substring(start, slash), STEP_FLAGS);
         if (next < 0) {
           return next;
         }

@@ -263,20 +263,38 @@ public final class Posix {
 
   /** openat(2) without O_CREAT. Returns the new descriptor, or {@code -errno}. */
   public static int openat(int dirfd, String path, int flags) {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
-      MemorySegment cpath = cString(arena, path);
-      while (true) {
-        long r = syscall(capture, SYS_OPENAT, dirfd, cpath.address(), flags, 0, 0, 0);
-        if (r >= 0) {
-          return (int) r;
-        }
-        int e = errno(capture);
-        if (e != Errno.EINTR) {
-          return -e;
-        }
+    Scratch scratch = SCRATCH.get();
+    MemorySegment cpath = scratch.path(path);
+    if (cpath == null) {
+      try (Arena arena = Arena.ofConfined()) {
+        return openat(scratch, dirfd, cString(arena, path), flags);
       }
     }
+    return openat(scratch, dirfd, cpath, flags);
+  }
+
+  private static int openat(Scratch scratch, int dirfd, MemorySegment cpath, int flags) {
+    while (true) {
+      long r = syscall(scratch.capture, SYS_OPENAT, dirfd, cpath.address(), flags, 0, 0, 0);
+      if (r >= 0) {
+        return (int) r;
+      }
+      int e = errno(scratch.capture);
+      if (e != Errno.EINTR) {
+        return -e;
+      }
+    }
+  }
+
+  /**
+   * Opens, with {@code flags}, the very file that {@code pinned} (an {@code O_PATH} descriptor)
+   * refers to, through its magic link {@code /proc/self/fd/N}: the kernel jumps to that file
+   * without looking any name up again, then checks permission and runs the file's open as for any
+   * open. {@code flags} must not hold {@code O_NOFOLLOW}, which would refuse the link itself.
+   * Returns the new descriptor, or {@code -errno} ({@code -ENOENT} when /proc is not mounted).
+   */
+  public static int reopen(int pinned, int flags) {
+    return openat(AT_FDCWD, "/proc/self/fd/" + pinned, flags);
   }
 
   /** fstat(2), through statx(2), whose result layout is the same on every architecture. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.ErrorCode;
 import java.nio.file.Files;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -67,6 +69,9 @@ class SecureOpenerTest {
       assertEquals(0, flags & 3, "O_RDONLY");
       assertTrue((flags & Posix.O_CLOEXEC) != 0, "O_CLOEXEC");
       assertTrue((flags & Posix.O_NONBLOCK) != 0, "O_NONBLOCK");
+      assertEquals(0, flags & Posix.O_PATH, "the reopened descriptor, not the O_PATH pin");
+      // The stat is the pin's: the same inode as the descriptor handed out.
+      assertEquals(Posix.fstat(opened.fd()), opened.stat());
     } finally {
       Posix.close(opened.fd());
     }
@@ -98,6 +103,17 @@ class SecureOpenerTest {
     try (AFUNIXServerSocket s = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(dir.resolve("sock")), true)) {
       assertEquals(ErrorCode.NOT_REGULAR, refused(opener, dir + "/sock").code());
     }
+  }
+
+  @Test
+  void aFailedReopenIsDeniedBusyOrTheBrokersOwnTrouble() {
+    // The pin checks no read permission, so the reopen is where EACCES comes from.
+    assertEquals(ErrorCode.DENIED, SecureOpener.reopenRefusal(Errno.EACCES).code());
+    assertEquals(ErrorCode.DENIED, SecureOpener.reopenRefusal(Errno.EPERM).code());
+    assertEquals(ErrorCode.BUSY, SecureOpener.reopenRefusal(Errno.EMFILE).code());
+    assertEquals(ErrorCode.BUSY, SecureOpener.reopenRefusal(Errno.ENFILE).code());
+    // The name was resolved already: ENOENT here means /proc is gone, not the file.
+    assertEquals(ErrorCode.IO_ERROR, SecureOpener.reopenRefusal(Errno.ENOENT).code());
   }
 
   @ParameterizedTest
