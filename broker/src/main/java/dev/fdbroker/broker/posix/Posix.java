@@ -288,13 +288,40 @@ public final class Posix {
 
   /**
    * Opens, with {@code flags}, the very file that {@code pinned} (an {@code O_PATH} descriptor)
-   * refers to, through its magic link {@code /proc/self/fd/N}: the kernel jumps to that file
+   * refers to, through its magic link {@code /proc/self/fd/N} (looked up in a descriptor of
+   * {@code /proc/self/fd} kept open, {@link ProcSelfFd}): the kernel jumps to that file
    * without looking any name up again, then checks permission and runs the file's open as for any
    * open. {@code flags} must not hold {@code O_NOFOLLOW}, which would refuse the link itself.
    * Returns the new descriptor, or {@code -errno} ({@code -ENOENT} when /proc is not mounted).
    */
   public static int reopen(int pinned, int flags) {
-    return openat(AT_FDCWD, "/proc/self/fd/" + pinned, flags);
+    int dir = ProcSelfFd.DIR;
+    if (dir < 0) {
+      return dir;
+    }
+    // The descriptor's number, in decimal, as the name to look up in /proc/self/fd: written into
+    // the thread's path buffer, so that a reopen allocates nothing.
+    Scratch scratch = SCRATCH.get();
+    MemorySegment name = scratch.path;
+    int digits = 1;
+    for (int n = pinned; n >= 10; n /= 10) {
+      digits++;
+    }
+    for (int i = digits - 1, n = pinned; i >= 0; i--, n /= 10) {
+      name.set(JAVA_BYTE, i, (byte) ('0' + n % 10));
+    }
+    name.set(JAVA_BYTE, digits, (byte) 0);
+    return openat(scratch, dir, name, flags);
+  }
+
+  /**
+   * {@code /proc/self/fd}, opened once ({@code O_PATH}) and kept for the process's life: a reopen
+   * then looks up one name in it instead of walking three components to it from the root, which
+   * measured 0.5 to 1.5 µs less per file. /proc/self is resolved to this process once, here; the
+   * broker never forks, so it stays right. Holds {@code -errno} if it could not be opened (no /proc).
+   */
+  private static final class ProcSelfFd {
+    static final int DIR = openat(AT_FDCWD, "/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
   }
 
   /** fstat(2), through statx(2), whose result layout is the same on every architecture. */
