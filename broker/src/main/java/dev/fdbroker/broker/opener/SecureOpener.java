@@ -93,7 +93,7 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
 
   /**
    * Opens {@code path} (which must already be allowed by the policy). The caller owns the
-   * descriptor of an {@link OpenOutcome.Opened} result.
+   * descriptor and the pin of an {@link OpenOutcome.Opened} result.
    */
   public final OpenOutcome open(String path) {
     // The policy matched this exact text; a non-canonical path could name a different file.
@@ -111,10 +111,17 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
     if (pinned < 0) {
       return refusalFor(-pinned);
     }
+    boolean handedOn = false;
     try {
-      return openPinned(pinned);
+      OpenOutcome outcome = openPinned(pinned);
+      handedOn = outcome instanceof OpenOutcome.Opened;
+      return outcome;
     } finally {
-      Posix.close(pinned);
+      // A refusal lets go of the pin now; a grant hands it on, to be closed with the reopened file
+      // once that is sent: the two are usually neighbours, closed in one call.
+      if (!handedOn) {
+        Posix.close(pinned);
+      }
     }
   }
 
@@ -143,7 +150,7 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
     }
     // The pin's stat is the reopened file's: the same inode, so no second statx is needed. (Its
     // size is a snapshot either way: a writer can change it right after any stat.)
-    return new OpenOutcome.Opened(fd, stat);
+    return new OpenOutcome.Opened(fd, pinned, stat);
   }
 
   /**

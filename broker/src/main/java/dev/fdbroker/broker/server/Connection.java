@@ -102,8 +102,14 @@ final class Connection implements Runnable {
   private int currentTimeoutMillis = -1;
   /** When the frame being read began (its first bytes arrived), or 0 between frames. */
   private long frameStarted;
-  /** Descriptors sent with the last reply and not yet seen received (the owner's to read and write). */
-  private int inFlight;
+  /**
+   * This connection's share of the budget of descriptors in flight: the last reply's count, kept
+   * until the connection goes quiet or ends (the next reply usually needs as many). The owner's to
+   * read and write, as is {@link #unread}.
+   */
+  private int charged;
+  /** Whether the last reply's descriptors may not yet have been read by the client. */
+  private boolean unread;
   /** When the last request was answered (or the connection opened). */
   private long lastActivity;
   /** Whether a reply was just sent, so that {@link #lastActivity} is the time now. */
@@ -310,7 +316,7 @@ final class Connection implements Runnable {
     String undelivered = null;
     Outcome outcome = response.outcome();
     DescriptorBudget budget = home.budget();
-    if (count > 0 && !budget.take(account, count, home.limits())) {
+    if (!recharge(count)) {
       Limits limits = home.limits();
       writeBusyInstead(response, "uid " + peer.caller().uid() + " holds its limit of descriptors not yet received ("
           + limits.maxDescriptorsInFlightPerUid() + " for a uid, " + budget.totalLimit(limits)
@@ -320,9 +326,10 @@ final class Connection implements Runnable {
     } else {
       try {
         write(response);
-        inFlight = count;
+        unread = count > 0;
       } catch (IOException e) {
-        budget.release(account, count);
+        budget.release(account, charged);
+        charged = 0;
         if (count == 0 || clientGone(e)) {
           metrics.sendFailed(clientGone(e) ? SendFailure.CLIENT_GONE : SendFailure.OTHER);
           throw e;
@@ -392,24 +399,48 @@ final class Connection implements Runnable {
     }
   }
 
-  /** The client has read everything: the last reply's descriptors are no longer in flight. */
-  private void delivered() {
-    if (inFlight > 0) {
-      home.budget().release(account, inFlight);
-      inFlight = 0;
+  /**
+   * Makes this connection's charge in the budget of descriptors in flight {@code count}, for the
+   * reply about to go (the previous one has been read by now). Between two replies of the same
+   * size, the usual case, that touches no shared counter at all. False if the uid or everyone would
+   * go over the budget: then nothing is held.
+   */
+  private boolean recharge(int count) {
+    DescriptorBudget budget = home.budget();
+    if (count > charged) {
+      if (!budget.take(account, count - charged, home.limits())) {
+        budget.release(account, charged);
+        charged = 0;
+        return false;
+      }
+    } else if (count < charged) {
+      budget.release(account, charged - count);
     }
+    charged = count;
+    return true;
+  }
+
+  /** The client has read everything sent to it: the last reply's descriptors have reached it. */
+  private void delivered() {
+    unread = false;
   }
 
   /**
    * Whether descriptors sent on this connection may still be waiting unread in the client's socket.
-   * Checks, and gives their charge back if they are not: for the owner (a serving thread, the
-   * parker) of a connection that is quiet or retiring.
+   * If not, gives this connection's charge back. For the owner (a serving thread, the parker) of a
+   * connection that is quiet or retiring.
    */
   boolean holdsDescriptorsInFlight() {
-    if (inFlight > 0 && Posix.unreadByPeer(socketFd) <= 0) {
-      delivered(); // read (0), or the socket is broken (< 0): the kernel has let go of them either way
+    if (unread && Posix.unreadByPeer(socketFd) > 0) {
+      return true;
     }
-    return inFlight > 0;
+    // Read (0), or the socket is broken (< 0): the kernel has let go of them either way.
+    unread = false;
+    if (charged > 0) {
+      home.budget().release(account, charged);
+      charged = 0;
+    }
+    return false;
   }
 
   /** Writes the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
@@ -474,8 +505,8 @@ final class Connection implements Runnable {
     } catch (IOException e) {
       // closing anyway
     }
-    home.budget().release(account, inFlight); // sent, and gone with the client, or the broker is stopping
-    inFlight = 0;
+    home.budget().release(account, charged); // sent, and gone with the client, or the broker is stopping
+    charged = 0;
     account.release();
     metrics.connectionClosed();
     home.closed(this);

@@ -127,6 +127,7 @@ final class RequestHandler {
   private Response open(Policy snapshot, Peer peer, Request.Open request, long start) {
     List<String> paths = request.paths();
     int[] fds = new int[paths.size()];
+    int[] pins = new int[paths.size()];
     int granted = 0;
     AuditEvent[] events = new AuditEvent[paths.size()];
     try {
@@ -140,6 +141,7 @@ final class RequestHandler {
         FileResult result = outcome.result();
         if (result instanceof FileResult.Granted g) {
           fds[granted] = g.fd(); // the real descriptor, replaced by its index in the reply
+          pins[granted] = outcome.pin();
           result = new FileResult.Granted(path, granted++, g.size());
         }
         results.add(result);
@@ -149,7 +151,7 @@ final class RequestHandler {
       }
       byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
       if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
-        closeAll(fds, granted);
+        closeAll(fds, pins, granted);
         for (int i = 0; i < events.length; i++) {
           if (events[i].isGrant()) {
             metrics.fileUndelivered();
@@ -160,9 +162,10 @@ final class RequestHandler {
             "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
             Op.OPEN, Outcome.TOO_LARGE).withAudit(List.of(events));
       }
-      return new Response(request.id(), frame, Arrays.copyOf(fds, granted), false, Op.OPEN, Outcome.OK, List.of(events));
+      return new Response(request.id(), frame, Arrays.copyOf(fds, granted), Arrays.copyOf(pins, granted), false,
+          Op.OPEN, Outcome.OK, List.of(events));
     } catch (RuntimeException | Error e) {
-      closeAll(fds, granted);
+      closeAll(fds, pins, granted);
       for (AuditEvent event : events) {
         if (event != null) {
           audit.record(event.isGrant() ? event.undelivered(AuditEvent.NOT_DELIVERED) : event);
@@ -172,8 +175,15 @@ final class RequestHandler {
     }
   }
 
-  /** What happened to one path: the result, and the policy's verdict for the audit log. */
-  private record PathOutcome(FileResult result, String decision, String rule) {}
+  /**
+   * What happened to one path: the result, and the policy's verdict for the audit log; for a grant,
+   * the pin its descriptor was reopened from ({@link OpenOutcome.Opened}), else -1.
+   */
+  private record PathOutcome(FileResult result, String decision, String rule, int pin) {
+    PathOutcome(FileResult result, String decision, String rule) {
+      this(result, decision, rule, -1);
+    }
+  }
 
   /** Decides and opens one path. A granted result carries the real descriptor in {@code fd}. */
   private PathOutcome openOne(Policy snapshot, Peer peer, String path) {
@@ -192,11 +202,12 @@ final class RequestHandler {
     if (!decision.allowed()) {
       return new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, DENIED_MESSAGE), "deny", rule);
     }
-    FileResult result = switch (opener.open(path)) {
-      case OpenOutcome.Opened opened -> new FileResult.Granted(path, opened.fd(), opened.stat().size());
-      case OpenOutcome.Refused refused -> new FileResult.Refused(path, refused.code(), refused.message());
+    return switch (opener.open(path)) {
+      case OpenOutcome.Opened opened ->
+          new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size()), "allow", rule, opened.pin());
+      case OpenOutcome.Refused refused ->
+          new PathOutcome(new FileResult.Refused(path, refused.code(), refused.message()), "allow", rule);
     };
-    return new PathOutcome(result, "allow", rule);
   }
 
   /**
@@ -214,9 +225,9 @@ final class RequestHandler {
         path, outcome.decision(), outcome.rule(), error, nanos / 1000);
   }
 
-  private static void closeAll(int[] fds, int count) {
+  private static void closeAll(int[] fds, int[] pins, int count) {
     for (int i = 0; i < count; i++) {
-      Posix.close(fds[i]);
+      Posix.closePair(pins[i], fds[i]);
     }
   }
 }

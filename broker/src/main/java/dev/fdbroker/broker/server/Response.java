@@ -14,25 +14,26 @@ import java.util.List;
 /**
  * An encoded reply frame and the descriptors that travel with it, with what the metrics say of it
  * and the audit records of its decisions, which are written once it is known whether the reply
- * was delivered ({@link RequestHandler#finished}). The broker's copies of the descriptors are
- * closed by {@link #close()}, right after sending (or failing to send).
+ * was delivered ({@link RequestHandler#finished}). The broker's copies of the descriptors, and the
+ * pins they were reopened from ({@code pins[i]} for {@code fds[i]}), are closed by
+ * {@link #close()}, right after sending (or failing to send).
  */
-record Response(RequestId id, byte[] frame, int[] fds, boolean closeConnection, Op op, Outcome outcome,
+record Response(RequestId id, byte[] frame, int[] fds, int[] pins, boolean closeConnection, Op op, Outcome outcome,
     List<AuditEvent> audit) implements AutoCloseable {
   private static final int[] NONE = new int[0];
 
   static Response of(Reply reply, Op op, Outcome outcome) {
-    return new Response(reply.id(), encodeWithinLimit(reply), NONE, false, op, outcome, List.of());
+    return new Response(reply.id(), encodeWithinLimit(reply), NONE, NONE, false, op, outcome, List.of());
   }
 
   /** A reply after which the connection is closed (framing lost, or admission refused). */
   static Response last(Reply reply, Op op, Outcome outcome) {
-    return new Response(reply.id(), encodeWithinLimit(reply), NONE, true, op, outcome, List.of());
+    return new Response(reply.id(), encodeWithinLimit(reply), NONE, NONE, true, op, outcome, List.of());
   }
 
   /** This response, carrying these audit records. */
   Response withAudit(List<AuditEvent> records) {
-    return new Response(id, frame, fds, closeConnection, op, outcome, records);
+    return new Response(id, frame, fds, pins, closeConnection, op, outcome, records);
   }
 
   /**
@@ -49,10 +50,11 @@ record Response(RequestId id, byte[] frame, int[] fds, boolean closeConnection, 
         "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes"));
   }
 
+  /** Closes the broker's copies of the descriptors sent (or not), and the pins they came from. */
   @Override
   public void close() {
-    for (int fd : fds) {
-      Posix.close(fd);
+    for (int i = 0; i < fds.length; i++) {
+      Posix.closePair(pins[i], fds[i]);
     }
   }
 }

@@ -13,7 +13,7 @@ import java.util.function.IntSupplier;
 import java.util.stream.Stream;
 
 /** The real broker, started as its own process from the packaged jar. */
-final class BrokerProcess implements AutoCloseable {
+final class BrokerProcess implements RunningBroker {
   private final Process process;
   private final Path socket;
   private final Path log;
@@ -74,7 +74,8 @@ final class BrokerProcess implements AutoCloseable {
     }
   }
 
-  Path socket() {
+  @Override
+  public Path socket() {
     return socket;
   }
 
@@ -87,11 +88,13 @@ final class BrokerProcess implements AutoCloseable {
     return process.pid();
   }
 
-  boolean isAlive() {
+  @Override
+  public boolean isAlive() {
     return process.isAlive();
   }
 
-  String log() {
+  @Override
+  public String log() {
     try {
       return Files.readString(log, StandardCharsets.UTF_8);
     } catch (IOException e) {
@@ -100,7 +103,8 @@ final class BrokerProcess implements AutoCloseable {
   }
 
   /** The broker's open descriptors, counted in /proc. */
-  int openDescriptors() {
+  @Override
+  public int openDescriptors() {
     try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
       return (int) fds.count();
     } catch (IOException e) {

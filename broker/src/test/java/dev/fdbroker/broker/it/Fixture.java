@@ -35,9 +35,12 @@ final class Fixture implements AutoCloseable {
   final Path secret;
   final Path outsideSecret;
   final Path probe;
-  final Path socket;
+  Path socket;
   final Path policy;
+  /** The broker, as the test starts it (root, its own socket); or null when {@link #host} runs. */
   BrokerProcess broker;
+  /** The broker as the unit runs it ({@link #startOnHost}); or null. */
+  HostBroker host;
 
   private Fixture(Path root) {
     this.root = root;
@@ -52,6 +55,24 @@ final class Fixture implements AutoCloseable {
   /** Builds the tree and starts a broker; {@code limits} is YAML for the limits mapping, or "". */
   static Fixture start(String limits, String... jvmOptions) throws Exception {
     return startWith(limits.isEmpty() ? "" : "limits: " + limits, java.util.Map.of(), jvmOptions);
+  }
+
+  /**
+   * Builds the tree and starts the broker as the installed unit runs it (HostBroker: its user,
+   * capability, RLIMIT_NOFILE, on a socket held by another process); {@code limits} is YAML for the
+   * limits mapping, or "". Needs root.
+   */
+  static Fixture startOnHost(String limits) throws Exception {
+    Fixture f = new Fixture(ItSupport.worldReadableTempDir("fdbroker-it-"));
+    try {
+      f.build(limits.isEmpty() ? "" : "limits: " + limits);
+      f.host = HostBroker.start(f.root, f.policy, HostBroker.Options.defaults());
+      f.socket = f.host.socket();
+      return f;
+    } catch (Exception | Error e) {
+      f.close();
+      throw e;
+    }
   }
 
   /**
@@ -131,6 +152,9 @@ final class Fixture implements AutoCloseable {
   public void close() throws IOException {
     if (broker != null) {
       broker.close();
+    }
+    if (host != null) {
+      host.close();
     }
     ItSupport.deleteTree(root);
   }

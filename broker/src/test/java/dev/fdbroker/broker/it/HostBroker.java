@@ -35,7 +35,7 @@ import java.util.zip.ZipFile;
  * under the unit's system-call filter (~@resources) the JVM cannot raise it, and here nothing
  * else would stop it.
  */
-final class HostBroker implements AutoCloseable {
+final class HostBroker implements RunningBroker {
   static final String USER = "fdbroker";
   /** systemd's default soft RLIMIT_NOFILE for services. */
   private static final int SYSTEMD_DEFAULT_NOFILE = 1024;
@@ -312,7 +312,8 @@ final class HostBroker implements AutoCloseable {
   }
 
   /** Whether the current broker is still running (not ended, nor a zombie waiting to be reaped). */
-  boolean isAlive() {
+  @Override
+  public boolean isAlive() {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
       return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
@@ -321,7 +322,8 @@ final class HostBroker implements AutoCloseable {
     }
   }
 
-  Path socket() {
+  @Override
+  public Path socket() {
     return socket;
   }
 
@@ -340,7 +342,8 @@ final class HostBroker implements AutoCloseable {
   }
 
   /** Everything the brokers started so far have written (stderr and stdout). */
-  String log() {
+  @Override
+  public String log() {
     try {
       return Files.readString(log, StandardCharsets.UTF_8);
     } catch (IOException e) {
@@ -349,7 +352,8 @@ final class HostBroker implements AutoCloseable {
   }
 
   /** The broker's open descriptors, counted in /proc. */
-  int openDescriptors() {
+  @Override
+  public int openDescriptors() {
     try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
       return (int) fds.count();
     } catch (IOException e) {

@@ -24,6 +24,8 @@ final class NotifyListener implements AutoCloseable {
     this.path = path;
     socket = AFUNIXDatagramChannel.open();
     socket.bind(AFUNIXSocketAddress.of(path));
+    // A broker running as another user (HostBroker) must be able to send to it.
+    java.nio.file.Files.setPosixFilePermissions(path, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
     Thread.ofVirtual().start(() -> {
       ByteBuffer buf = ByteBuffer.allocate(4096);
       try {

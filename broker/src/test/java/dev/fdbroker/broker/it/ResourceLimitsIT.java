@@ -30,10 +30,18 @@ import org.junit.jupiter.api.Test;
 class ResourceLimitsIT {
   private static final String PING = "{\"op\":\"ping\"}";
 
+  /**
+   * The broker with these limits, as the unit runs it where the tests may (root: its user, one
+   * capability, its RLIMIT_NOFILE, a held socket); else as the test's own user.
+   */
+  private static Fixture onHost(String limits) throws Exception {
+    return ItSupport.isRoot() ? Fixture.startOnHost(limits) : Fixture.start(limits);
+  }
+
   @Test
   void oneUidCannotTakeEveryConnection() throws Exception {
     assumeTrue(ItSupport.isRoot(), "a second uid (nobody) shows the cap is per uid");
-    try (Fixture f = Fixture.start("{max_connections_per_uid: 3}")) {
+    try (Fixture f = onHost("{max_connections_per_uid: 3}")) {
       List<RawClient> mine = new ArrayList<>();
       try {
         for (int i = 0; i < 3; i++) {
@@ -74,7 +82,7 @@ class ResourceLimitsIT {
 
   @Test
   void aUidOverItsRequestRateGetsBusyAndOthersDoNot() throws Exception {
-    try (Fixture f = Fixture.start("{requests_per_second_per_uid: 50}"); RawClient c = new RawClient(f.socket)) {
+    try (Fixture f = onHost("{requests_per_second_per_uid: 50}"); RawClient c = new RawClient(f.socket)) {
       int ok = 0;
       int busy = 0;
       for (int i = 0; i < 300; i++) {
@@ -102,7 +110,7 @@ class ResourceLimitsIT {
 
   @Test
   void aClientDribblingOneByteASecondIsCutOffWhileOthersAreServed() throws Exception {
-    try (Fixture f = Fixture.start("{request_timeout_seconds: 2}");
+    try (Fixture f = onHost("{request_timeout_seconds: 2}");
         RawClient dribbler = new RawClient(f.socket);
         FdBrokerClient other = FdBrokerClient.connect(f.socket)) {
       byte[] frame = RawClient.frame(PING);
@@ -136,7 +144,7 @@ class ResourceLimitsIT {
 
   @Test
   void aClientThatNeverReadsDoesNotHoldUpOthers() throws Exception {
-    try (Fixture f = Fixture.start("{request_timeout_seconds: 3}");
+    try (Fixture f = onHost("{request_timeout_seconds: 3}");
         RawClient stuck = new RawClient(f.socket);
         FdBrokerClient other = FdBrokerClient.connect(f.socket)) {
       byte[] open = RawClient.frame("{\"op\":\"open\",\"paths\":[\"" + f.allowed + "/public.txt\"]}");
@@ -245,9 +253,13 @@ class ResourceLimitsIT {
       Path file = Files.writeString(dir.resolve("f.txt"), "f\n");
       Path policy = Files.writeString(dir.resolve("policy.yaml"), "limits: {max_connections_per_uid: 1000}\nrules:\n"
           + "  - name: t\n    users: [" + ItSupport.myUid() + "]\n    allow: [\"" + dir + "/*.txt\"]\n");
-      // Soft and hard limit alike, so that the JVM cannot raise it.
-      try (BrokerProcess broker = BrokerProcess.start(policy, dir.resolve("b.sock"), Map.of(),
-          List.of("prlimit", "--nofile=64:64", "--"))) {
+      // As the unit runs it where the tests may (root), at an RLIMIT_NOFILE of 64, soft and hard
+      // alike, so that the JVM cannot raise it.
+      Files.createDirectories(dir.resolve("run"));
+      try (RunningBroker broker = ItSupport.isRoot()
+          ? HostBroker.start(dir, policy, HostBroker.Options.defaults().withNofile(64))
+          : BrokerProcess.start(policy, dir.resolve("run/fdbroker.sock"), Map.of(),
+              List.of("prlimit", "--nofile=64:64", "--"))) {
         int base = broker.openDescriptors();
         List<RawClient> clients = new ArrayList<>();
         int busyConnections = 0;
@@ -256,7 +268,7 @@ class ResourceLimitsIT {
         try {
           String open = "{\"op\":\"open\",\"paths\":[" + ("\"" + file + "\",").repeat(15) + "\"" + file + "\"]}";
           for (int i = 0; i < 80; i++) {
-            RawClient c = new RawClient(dir.resolve("b.sock"));
+            RawClient c = new RawClient(broker.socket());
             clients.add(c);
             JsonNode r = c.request(open);
             if (!r.get("ok").asBoolean()) {
@@ -288,7 +300,7 @@ class ResourceLimitsIT {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         JsonNode r;
         do {
-          try (RawClient c = new RawClient(dir.resolve("b.sock"))) {
+          try (RawClient c = new RawClient(broker.socket())) {
             r = c.request("{\"op\":\"open\",\"paths\":[\"" + file + "\"]}");
             c.closeDescriptors();
           }

@@ -69,6 +69,18 @@ class SystemdIT {
     return broker;
   }
 
+  /**
+   * The broker as the installed unit runs it (its user, capability and limits, on a socket held by
+   * another process, as fdbroker.socket holds it), telling {@code notify} what it does.
+   */
+  private HostBroker onHost(NotifyListener notify, String... env) throws Exception {
+    HostBroker.Options options = HostBroker.Options.defaults().withEnv("NOTIFY_SOCKET", notify.path.toString());
+    for (int i = 0; i < env.length; i += 2) {
+      options = options.withEnv(env[i], env[i + 1]);
+    }
+    return HostBroker.start(dir, policy, options);
+  }
+
   private String log() throws IOException {
     return Files.readString(dir.resolve("broker.log"));
   }
@@ -157,22 +169,48 @@ class SystemdIT {
   }
 
   @Test
+  void theUnitsBrokerNotifiesReadyWatchdogReloadAndStopAndLeavesTheHeldSocket() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ItSupport.isRoot(), "runs the broker as the fdbroker user");
+    try (NotifyListener notify = new NotifyListener(dir.resolve("notify"));
+        HostBroker host = onHost(notify, "WATCHDOG_USEC", "400000")) {
+      String ready = notify.await(hasLine("READY=1"), Duration.ofSeconds(30));
+      assertTrue(ready.contains("STATUS=serving"), ready);
+      notify.await(hasLine("WATCHDOG=1"), Duration.ofSeconds(2));
+      notify.await(hasLine("WATCHDOG=1"), Duration.ofSeconds(2));
+      try (FdBrokerClient client = FdBrokerClient.connect(host.socket())) {
+        assertEquals("a\n", read(client, files.resolve("a.txt")));
+        writePolicy("b.txt");
+        host.signal("HUP");
+        notify.await(hasLine("RELOADING=1"), Duration.ofSeconds(10));
+        String reloaded = notify.await(hasLine("READY=1"), Duration.ofSeconds(10));
+        assertTrue(reloaded.contains("generation 2"), reloaded);
+        assertEquals("b\n", read(client, files.resolve("b.txt")));
+      }
+      long pid = host.pid();
+      host.signal("TERM");
+      notify.await(hasLine("STOPPING=1"), Duration.ofSeconds(10));
+      assertEquals(0, host.awaitExit(pid, Duration.ofSeconds(30)), host.log());
+      assertTrue(Files.exists(host.socket()), "the socket is the service manager's, and stays");
+    }
+  }
+
+  @Test
   void stopLetsTheRequestInProgressFinishAndClosesIdleConnections() throws Exception {
-    Path sock = dir.resolve("broker.sock");
+    org.junit.jupiter.api.Assumptions.assumeTrue(ItSupport.isRoot(), "runs the broker as the fdbroker user");
     Files.writeString(policy, Files.readString(policy).replace("rules:", "limits: {request_timeout_seconds: 20}\nrules:"));
-    try (NotifyListener notify = new NotifyListener(dir.resolve("notify"))) {
-      start(List.of(), List.of("--socket", sock.toString()), notify);
+    try (NotifyListener notify = new NotifyListener(dir.resolve("notify")); HostBroker host = onHost(notify)) {
       notify.await(hasLine("READY=1"), Duration.ofSeconds(30));
       String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[\"" + files.resolve("a.txt") + "\"]}";
-      try (RawClient idle = new RawClient(sock); RawClient busy = new RawClient(sock)) {
+      long pid = host.pid();
+      try (RawClient idle = new RawClient(host.socket()); RawClient busy = new RawClient(host.socket())) {
         assertTrue(idle.request("{\"op\":\"ping\"}").get("ok").asBoolean());
         // Two requests, no reading: the second is in progress, held until the first reply is read.
         busy.send(RawClient.frame(open.formatted(1))).send(RawClient.frame(open.formatted(2)));
         Thread.sleep(300);
-        signal("TERM");
+        host.signal("TERM");
         notify.await(hasLine("STOPPING=1"), Duration.ofSeconds(10));
         assertTrue(idle.closedByBroker(), "an idle connection is closed at once");
-        assertTrue(broker.isAlive(), "a request is still in progress");
+        assertTrue(host.isAlive(), "a request is still in progress");
         JsonNode first = busy.reply();
         busy.closeDescriptors();
         JsonNode second = busy.reply();
@@ -182,24 +220,22 @@ class SystemdIT {
         assertTrue(second.at("/files/0/ok").asBoolean(), second.toString());
         assertTrue(busy.closedByBroker(), "after its request, the connection is closed too");
       }
-      assertTrue(broker.waitFor(20, TimeUnit.SECONDS));
-      assertEquals(0, broker.exitValue(), log());
+      assertEquals(0, host.awaitExit(pid, Duration.ofSeconds(20)), host.log());
     }
   }
 
   @Test
   void aRequestInProgressDuringAReloadFinishesUnderTheOldPolicy() throws Exception {
-    Path sock = dir.resolve("broker.sock");
-    try (NotifyListener notify = new NotifyListener(dir.resolve("notify"))) {
-      start(List.of(), List.of("--socket", sock.toString()), notify);
+    org.junit.jupiter.api.Assumptions.assumeTrue(ItSupport.isRoot(), "runs the broker as the fdbroker user");
+    try (NotifyListener notify = new NotifyListener(dir.resolve("notify")); HostBroker host = onHost(notify)) {
       notify.await(hasLine("READY=1"), Duration.ofSeconds(30));
       String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[\"" + files.resolve("a.txt") + "\"]}";
-      try (RawClient c = new RawClient(sock)) {
+      try (RawClient c = new RawClient(host.socket())) {
         // Request 2 is decided at once but its reply waits until we read reply 1: it is in progress.
         c.send(RawClient.frame(open.formatted(1))).send(RawClient.frame(open.formatted(2)));
         Thread.sleep(300);
         writePolicy("b.txt"); // a.txt no longer allowed
-        signal("HUP");
+        host.signal("HUP");
         notify.await(m -> m.contains("READY=1") && m.contains("generation 2"), Duration.ofSeconds(10));
         assertTrue(c.reply().at("/files/0/ok").asBoolean());
         c.closeDescriptors();

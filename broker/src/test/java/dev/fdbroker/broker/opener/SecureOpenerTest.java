@@ -73,7 +73,7 @@ class SecureOpenerTest {
       // The stat is the pin's: the same inode as the descriptor handed out.
       assertEquals(Posix.fstat(opened.fd()), opened.stat());
     } finally {
-      Posix.close(opened.fd());
+      Posix.closePair(opened.pin(), opened.fd());
     }
   }
 
@@ -141,7 +141,7 @@ class SecureOpenerTest {
     for (int i = 0; i < 500; i++) {
       for (String p : paths) {
         if (opener.open(p) instanceof OpenOutcome.Opened o) {
-          Posix.close(o.fd());
+          Posix.closePair(o.pin(), o.fd());
         }
       }
     }
