@@ -52,6 +52,17 @@ final class Connection implements Runnable {
    * short enough that idle clients cost no thread for long.
    */
   static final Duration PARK_AFTER = Duration.ofMillis(200);
+  /**
+   * Descriptors a client may have left unread before the next reply waits for it to read them: one
+   * request's worth. With {@link #UNCONFIRMED_BYTES}, what a connection can pin in its socket.
+   */
+  static final int UNCONFIRMED_DESCRIPTORS = 64;
+  /**
+   * Bytes likewise: one largest reply's worth, well inside a unix socket's default buffer
+   * (net.core.wmem_default, 208 KiB, counting the kernel's overhead per message), so that a write
+   * never finds the socket full.
+   */
+  static final int UNCONFIRMED_BYTES = 64 * 1024;
   /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
   private static final int READ_BUFFER = 512;
   private static final int IDLE = 0;
@@ -103,13 +114,12 @@ final class Connection implements Runnable {
   /** When the frame being read began (its first bytes arrived), or 0 between frames. */
   private long frameStarted;
   /**
-   * This connection's share of the budget of descriptors in flight: the last reply's count, kept
-   * until the connection goes quiet or ends (the next reply usually needs as many). The owner's to
-   * read and write, as is {@link #unread}.
+   * Descriptors sent since the socket was last seen drained: this connection's share of the budget
+   * of descriptors in flight. The owner's to read and write, as is {@link #unconfirmedBytes}.
    */
   private int charged;
-  /** Whether the last reply's descriptors may not yet have been read by the client. */
-  private boolean unread;
+  /** Bytes sent since the socket was last seen drained. */
+  private int unconfirmedBytes;
   /** When the last request was answered (or the connection opened). */
   private long lastActivity;
   /** Whether a reply was just sent, so that {@link #lastActivity} is the time now. */
@@ -300,10 +310,15 @@ final class Connection implements Runnable {
   }
 
   /**
-   * Sends a reply, but only once the client has read every earlier one: a reply is never queued
-   * behind unread ones. A client that pipelines requests without reading can thus pin at most one
-   * reply's descriptors in its socket, and is cut off after the request timeout. And a write into a
-   * drained socket never finds it full, so the descriptors go with the reply's first byte.
+   * Sends a reply, holding what a client may leave unread in its socket to a little: before a reply
+   * would make more than {@link #UNCONFIRMED_DESCRIPTORS} descriptors or {@link #UNCONFIRMED_BYTES}
+   * bytes sent since the socket was last seen drained, the client must read everything sent so far
+   * (waited for up to the request timeout, else it is cut off). A client that pipelines requests
+   * without reading can thus pin at most that much in its socket (and its uid's budget bounds it
+   * too); and since that stays well inside the socket's buffer, a write never finds it full, so the
+   * descriptors go with the reply's first byte and no write ever blocks. Looking at the socket only
+   * then, not before every reply, saves a system call per request: a client that reads its replies
+   * (every client-lib one does) is always found drained.
    *
    * <p>Descriptors go only within the budget of descriptors in flight ({@link DescriptorBudget});
    * over it, or if the kernel refuses them, the client is told {@code busy} instead. Returns why the
@@ -311,12 +326,14 @@ final class Connection implements Runnable {
    * if they did; throws if the client is gone. Sets {@link #lastActivity} to when it is done.
    */
   private String send(Response response, long startNanos) throws IOException {
-    awaitDrained();
     int count = response.fds().length;
+    if (charged + count > UNCONFIRMED_DESCRIPTORS || unconfirmedBytes + response.frame().length > UNCONFIRMED_BYTES) {
+      awaitDrained();
+    }
     String undelivered = null;
     Outcome outcome = response.outcome();
     DescriptorBudget budget = home.budget();
-    if (!recharge(count)) {
+    if (!charge(count)) {
       Limits limits = home.limits();
       writeBusyInstead(response, "uid " + peer.caller().uid() + " holds its limit of descriptors not yet received ("
           + limits.maxDescriptorsInFlightPerUid() + " for a uid, " + budget.totalLimit(limits)
@@ -326,10 +343,9 @@ final class Connection implements Runnable {
     } else {
       try {
         write(response);
-        unread = count > 0;
       } catch (IOException e) {
-        budget.release(account, charged);
-        charged = 0;
+        budget.release(account, count); // not sent: those never left
+        charged -= count;
         if (count == 0 || clientGone(e)) {
           metrics.sendFailed(clientGone(e) ? SendFailure.CLIENT_GONE : SendFailure.OTHER);
           throw e;
@@ -400,46 +416,51 @@ final class Connection implements Runnable {
   }
 
   /**
-   * Makes this connection's charge in the budget of descriptors in flight {@code count}, for the
-   * reply about to go (the previous one has been read by now). Between two replies of the same
-   * size, the usual case, that touches no shared counter at all. False if the uid or everyone would
-   * go over the budget: then nothing is held.
+   * Takes {@code count} more from the budget of descriptors in flight, for the reply about to go.
+   * If the uid or everyone would go over it, and this connection still holds descriptors sent
+   * earlier, it first waits for the client to have read those, so as not to count them against
+   * it. False if it is over all the same: then nothing more is held.
    */
-  private boolean recharge(int count) {
+  private boolean charge(int count) throws IOException {
+    if (count == 0) {
+      return true;
+    }
     DescriptorBudget budget = home.budget();
-    if (count > charged) {
-      if (!budget.take(account, count - charged, home.limits())) {
-        budget.release(account, charged);
-        charged = 0;
+    if (!budget.take(account, count, home.limits())) {
+      if (charged == 0) {
         return false;
       }
-    } else if (count < charged) {
-      budget.release(account, charged - count);
+      awaitDrained();
+      if (!budget.take(account, count, home.limits())) {
+        return false;
+      }
     }
-    charged = count;
+    charged += count;
     return true;
   }
 
-  /** The client has read everything sent to it: the last reply's descriptors have reached it. */
+  /** The client has read everything sent to it: the descriptors sent are no longer in flight. */
   private void delivered() {
-    unread = false;
-  }
-
-  /**
-   * Whether descriptors sent on this connection may still be waiting unread in the client's socket.
-   * If not, gives this connection's charge back. For the owner (a serving thread, the parker) of a
-   * connection that is quiet or retiring.
-   */
-  boolean holdsDescriptorsInFlight() {
-    if (unread && Posix.unreadByPeer(socketFd) > 0) {
-      return true;
-    }
-    // Read (0), or the socket is broken (< 0): the kernel has let go of them either way.
-    unread = false;
+    unconfirmedBytes = 0;
     if (charged > 0) {
       home.budget().release(account, charged);
       charged = 0;
     }
+  }
+
+  /**
+   * Whether descriptors sent on this connection may still be waiting unread in the client's socket;
+   * if not, their charge is given back. For the owner (a serving thread, the parker) of a
+   * connection that is quiet or retiring.
+   */
+  boolean holdsDescriptorsInFlight() {
+    if (charged == 0) {
+      return false;
+    }
+    if (Posix.unreadByPeer(socketFd) > 0) {
+      return true;
+    }
+    delivered(); // read (0), or the socket is broken (< 0): the kernel has let go of them either way
     return false;
   }
 
@@ -453,6 +474,7 @@ final class Connection implements Runnable {
       }
       channel.setOutboundFileDescriptors(objs);
     }
+    unconfirmedBytes += response.frame().length;
     ByteBuffer frame = ByteBuffer.wrap(response.frame());
     try {
       while (frame.hasRemaining()) {

@@ -15,6 +15,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.ArrayList;
+import java.util.List;
+import dev.fdbroker.client.BrokeredFile;
+import dev.fdbroker.client.FdBrokerClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -67,6 +74,56 @@ class HeldSocketIT {
 
     assertFalse(broker.log().contains("accept failed"), broker.log());
     assertEquals(0, broker.stop(), broker.log());
+  }
+
+  @Test
+  void clientLibRequestsRideOutAStopAndAKillOfTheBroker() throws Exception {
+    AtomicInteger served = new AtomicInteger();
+    AtomicInteger failed = new AtomicInteger();
+    ConcurrentLinkedQueue<Exception> failures = new ConcurrentLinkedQueue<>();
+    AtomicBoolean running = new AtomicBoolean(true);
+    List<Thread> workers = new ArrayList<>();
+    try (FdBrokerClient client = FdBrokerClient.builder(broker.socket()).requestTimeout(Duration.ofSeconds(30)).build()) {
+      for (int t = 0; t < 4; t++) {
+        workers.add(Thread.ofPlatform().start(() -> {
+          while (running.get()) {
+            try (BrokeredFile f = client.open(file.toString())) {
+              f.size();
+              served.incrementAndGet();
+            } catch (Exception e) {
+              failed.incrementAndGet();
+              failures.add(e);
+            }
+          }
+        }));
+      }
+      awaitMore(served, 500);
+      assertEquals(0, broker.stop(), broker.log());
+      Thread.sleep(1000); // no broker: connections wait in the held socket's backlog
+      broker.startAgain();
+      awaitMore(served, 500);
+      broker.kill(); // in the middle of requests: their connections end without a reply
+      Thread.sleep(500);
+      broker.startAgain();
+      awaitMore(served, 500);
+    } finally {
+      running.set(false);
+      for (Thread w : workers) {
+        w.join(60_000);
+      }
+    }
+    System.out.printf("across a stop and a kill on the held socket: %d requests served, %d failed%n", served.get(),
+        failed.get());
+    assertEquals(0, failed.get(), "first failure: " + failures.peek());
+  }
+
+  private static void awaitMore(AtomicInteger counter, int n) throws InterruptedException {
+    int target = counter.get() + n;
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (counter.get() < target) {
+      assertTrue(System.nanoTime() < deadline, "only " + counter.get() + " requests served, expected " + target);
+      Thread.sleep(10);
+    }
   }
 
   /** The current broker opens a file and answers a scrape on the held metrics socket. */

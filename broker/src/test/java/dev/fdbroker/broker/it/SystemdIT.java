@@ -200,7 +200,9 @@ class SystemdIT {
     Files.writeString(policy, Files.readString(policy).replace("rules:", "limits: {request_timeout_seconds: 20}\nrules:"));
     try (NotifyListener notify = new NotifyListener(dir.resolve("notify")); HostBroker host = onHost(notify)) {
       notify.await(hasLine("READY=1"), Duration.ofSeconds(30));
-      String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[\"" + files.resolve("a.txt") + "\"]}";
+      // 60 files a request: a reply's worth of descriptors, so that the next reply waits until this one is read.
+      String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[" + ("\"" + files.resolve("a.txt") + "\",").repeat(59)
+          + "\"" + files.resolve("a.txt") + "\"]}";
       long pid = host.pid();
       try (RawClient idle = new RawClient(host.socket()); RawClient busy = new RawClient(host.socket())) {
         assertTrue(idle.request("{\"op\":\"ping\"}").get("ok").asBoolean());
@@ -229,7 +231,9 @@ class SystemdIT {
     org.junit.jupiter.api.Assumptions.assumeTrue(ItSupport.isRoot(), "runs the broker as the fdbroker user");
     try (NotifyListener notify = new NotifyListener(dir.resolve("notify")); HostBroker host = onHost(notify)) {
       notify.await(hasLine("READY=1"), Duration.ofSeconds(30));
-      String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[\"" + files.resolve("a.txt") + "\"]}";
+      // 60 files a request: a reply's worth of descriptors, so that the next reply waits until this one is read.
+      String open = "{\"id\":%d,\"op\":\"open\",\"paths\":[" + ("\"" + files.resolve("a.txt") + "\",").repeat(59)
+          + "\"" + files.resolve("a.txt") + "\"]}";
       try (RawClient c = new RawClient(host.socket())) {
         // Request 2 is decided at once but its reply waits until we read reply 1: it is in progress.
         c.send(RawClient.frame(open.formatted(1))).send(RawClient.frame(open.formatted(2)));
