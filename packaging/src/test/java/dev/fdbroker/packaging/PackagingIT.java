@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.fdbroker.broker.it.UnitFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -150,8 +151,8 @@ class PackagingIT {
         + "rules:\n  - name: workers\n    users: [nobody]\n    allow: [\"" + dir + "/*.txt\"]\n");
     run("/usr/bin/fdbroker", "check-config", POLICY.toString()).ok();
 
-    Map<String, String> service = section(SERVICE, "Service");
-    Map<String, String> socketUnit = section(SOCKET_UNIT, "Socket");
+    Map<String, String> service = UnitFile.section(SERVICE, "Service");
+    Map<String, String> socketUnit = UnitFile.section(SOCKET_UNIT, "Socket");
     Path socket = Path.of(socketUnit.get("ListenStream"));
     Files.createDirectories(socket.getParent());
     Files.deleteIfExists(socket);
@@ -160,11 +161,11 @@ class PackagingIT {
     try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
       metricsPort = probe.getLocalPort();
     }
-    Map<String, String> metricsUnit = section(Path.of("/lib/systemd/system/fdbroker-metrics.socket"), "Socket");
+    Map<String, String> metricsUnit = UnitFile.section(Path.of("/lib/systemd/system/fdbroker-metrics.socket"), "Socket");
     List<String> cmd = new ArrayList<>(List.of("systemd-socket-activate", "-l", socket.toString(),
         "-l", "127.0.0.1:" + metricsPort,
         "--fdname=" + socketUnit.get("FileDescriptorName") + ":" + metricsUnit.get("FileDescriptorName"), "--"));
-    cmd.addAll(setprivFor(service));
+    cmd.addAll(UnitFile.privileges(service));
     cmd.addAll(Arrays.asList(service.get("ExecStart").split(" ")));
     Process broker = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("broker.log").toFile()).start();
     try {
@@ -236,46 +237,5 @@ class PackagingIT {
     assertFalse(Files.exists(Path.of("/var/log/fdbroker")), "and the audit logs");
     assertFalse(Files.exists(Path.of("/etc/fdbroker")));
     assertTrue(run("dpkg", "-s", "fdbroker").exit() != 0, "no longer installed");
-  }
-
-  /** The Key=Value lines of one section of a unit file (for repeated keys, the last). */
-  static Map<String, String> section(Path unit, String name) throws IOException {
-    Map<String, String> values = new LinkedHashMap<>();
-    String current = null;
-    for (String line : Files.readAllLines(unit)) {
-      line = line.strip();
-      if (line.startsWith("[")) {
-        current = line.substring(1, line.length() - 1);
-      } else if (name.equals(current) && !line.isEmpty() && !line.startsWith("#") && line.contains("=")) {
-        values.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1));
-      }
-    }
-    return values;
-  }
-
-  /** setpriv options that give a process what the unit's [Service] gives it. */
-  static List<String> setprivFor(Map<String, String> service) {
-    List<String> opts = new ArrayList<>(List.of("setpriv", "--reuid=" + service.get("User"),
-        "--regid=" + service.get("Group"), "--init-groups"));
-    String ambient = caps(service.getOrDefault("AmbientCapabilities", ""));
-    String bounding = caps(service.getOrDefault("CapabilityBoundingSet", ""));
-    opts.add("--inh-caps=-all" + ambient);
-    opts.add("--ambient-caps=-all" + ambient);
-    opts.add("--bounding-set=-all" + bounding);
-    if ("yes".equals(service.get("NoNewPrivileges"))) {
-      opts.add("--no-new-privs");
-    }
-    opts.add("--");
-    return opts;
-  }
-
-  private static String caps(String unitList) {
-    StringBuilder b = new StringBuilder();
-    for (String cap : unitList.split("\\s+")) {
-      if (!cap.isEmpty()) {
-        b.append(",+").append(cap.toLowerCase().replaceFirst("^cap_", ""));
-      }
-    }
-    return b.toString();
   }
 }

@@ -43,6 +43,21 @@ public final class JsonText {
    * a value holding one would split a JSON line in two for them. For texts read line by line.
    */
   public static int quotedOnOneLine(byte[] b, int n, String s) {
+    // Printable ASCII (the usual path) holds no such character: then one pass, as quoted() makes.
+    int length = s.length();
+    for (int i = 0; i < length; i++) {
+      char c = s.charAt(i);
+      if (c >= 0x80 || ESCAPES[c] != 0) {
+        return quotedOnOneLineEscaping(b, n, s);
+      }
+      b[n + 1 + i] = (byte) c;
+    }
+    b[n] = '"';
+    b[n + 1 + length] = '"';
+    return n + length + 2;
+  }
+
+  private static int quotedOnOneLineEscaping(byte[] b, int n, String s) {
     b[n] = '"';
     int end = n + 1;
     int from = 0;

@@ -360,6 +360,11 @@ public final class BrokerServer {
     }
 
     @Override
+    public int connections() {
+      return active.get();
+    }
+
+    @Override
     public boolean retire(Connection c) {
       return parker.retire(c);
     }

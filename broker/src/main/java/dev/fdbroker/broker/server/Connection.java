@@ -54,7 +54,8 @@ final class Connection implements Runnable {
   static final Duration PARK_AFTER = Duration.ofMillis(200);
   /**
    * Descriptors a client may have left unread before the next reply waits for it to read them: one
-   * request's worth. With {@link #UNCONFIRMED_BYTES}, what a connection can pin in its socket.
+   * request's worth at most ({@link #unconfirmedDescriptors}). With {@link #UNCONFIRMED_BYTES}, what
+   * a connection can pin in its socket.
    */
   static final int UNCONFIRMED_DESCRIPTORS = 64;
   /**
@@ -85,6 +86,9 @@ final class Connection implements Runnable {
 
     /** The descriptors in flight, shared by every connection. */
     DescriptorBudget budget();
+
+    /** Connections served now. */
+    int connections();
 
     /**
      * Takes a connection that has ended but whose client has not yet read the descriptors sent to
@@ -327,7 +331,7 @@ final class Connection implements Runnable {
    */
   private String send(Response response, long startNanos) throws IOException {
     int count = response.fds().length;
-    if (charged + count > UNCONFIRMED_DESCRIPTORS || unconfirmedBytes + response.frame().length > UNCONFIRMED_BYTES) {
+    if (charged + count > unconfirmedDescriptors() || unconfirmedBytes + response.frame().length > UNCONFIRMED_BYTES) {
       awaitDrained();
     }
     String undelivered = null;
@@ -413,6 +417,20 @@ final class Connection implements Runnable {
       }
       pauseNanos = Math.min(pauseNanos * 2, 10_000_000);
     }
+  }
+
+  /**
+   * How many descriptors this connection may have sent unconfirmed before the next reply looks at
+   * the socket: {@link #UNCONFIRMED_DESCRIPTORS}, or less when many connections share the budget,
+   * so that what all of a uid's connections (or everyone's) hold unconfirmed stays within half its
+   * budget. Otherwise 256 busy connections of one uid that read every reply would hold 64
+   * delivered descriptors each against the budget, and be told busy.
+   */
+  private int unconfirmedDescriptors() {
+    Limits limits = home.limits();
+    int forUid = limits.maxDescriptorsInFlightPerUid() / (2 * Math.max(1, account.connections()));
+    int forAll = home.budget().totalLimit(limits) / (2 * Math.max(1, home.connections()));
+    return Math.max(1, Math.min(UNCONFIRMED_DESCRIPTORS, Math.min(forUid, forAll)));
   }
 
   /**

@@ -39,6 +39,11 @@ final class UidLimiter {
       this.state = state;
     }
 
+    /** Connections the uid holds now. */
+    int connections() {
+      return state.connections.get();
+    }
+
     /** The uid's descriptors in flight, counted by {@link DescriptorBudget}. */
     AtomicInteger inFlight() {
       return state.inFlight;

@@ -84,7 +84,8 @@ final class BrokerProcess implements RunningBroker {
     return socket.resolveSibling(socket.getFileName() + ".log");
   }
 
-  long pid() {
+  @Override
+  public long pid() {
     return process.pid();
   }
 
@@ -99,16 +100,6 @@ final class BrokerProcess implements RunningBroker {
       return Files.readString(log, StandardCharsets.UTF_8);
     } catch (IOException e) {
       return "(no log: " + e + ")";
-    }
-  }
-
-  /** The broker's open descriptors, counted in /proc. */
-  @Override
-  public int openDescriptors() {
-    try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
-      return (int) fds.count();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
     }
   }
 
@@ -168,15 +159,6 @@ final class BrokerProcess implements RunningBroker {
       }
     }
     return last;
-  }
-
-  /** The broker's threads (platform threads; virtual threads are not OS threads). */
-  int osThreads() {
-    try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid()), "task"))) {
-      return (int) tasks.count();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   /**

@@ -194,11 +194,11 @@ class ClientLibIT {
           }
         }));
       }
-      awaitMore(served, 1000);
+      ItSupport.awaitMore(served, 1000);
       g.broker.close(); // SIGTERM: in-flight requests are answered, then the socket goes away
       Thread.sleep(1000);
       g.broker = BrokerProcess.start(g.policy, g.socket);
-      awaitMore(served, 1000);
+      ItSupport.awaitMore(served, 1000);
       running.set(false);
       for (Thread w : workers) {
         w.join(30_000);
@@ -209,16 +209,6 @@ class ClientLibIT {
       assertEquals(0, failed.get(), failed.get() + " of " + total + " requests failed, first: " + failures.peek());
       // The broker was away for over a second, and the workers kept asking.
       assertTrue(waited.get() > 0, "no request waited for the new broker");
-    }
-  }
-
-  /** Waits until {@code counter} has grown by {@code n}, for at most 60 s. */
-  private static void awaitMore(AtomicInteger counter, int n) throws InterruptedException {
-    int target = counter.get() + n;
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (counter.get() < target) {
-      assertTrue(System.nanoTime() < deadline, "only " + counter.get() + " requests served, expected " + target);
-      Thread.sleep(10);
     }
   }
 

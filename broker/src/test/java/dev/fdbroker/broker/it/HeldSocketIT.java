@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fdbroker.client.BrokeredFile;
+import dev.fdbroker.client.FdBrokerClient;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,15 +15,13 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.ArrayList;
-import java.util.List;
-import dev.fdbroker.client.BrokeredFile;
-import dev.fdbroker.client.FdBrokerClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -97,15 +97,15 @@ class HeldSocketIT {
           }
         }));
       }
-      awaitMore(served, 500);
+      ItSupport.awaitMore(served, 500);
       assertEquals(0, broker.stop(), broker.log());
       Thread.sleep(1000); // no broker: connections wait in the held socket's backlog
       broker.startAgain();
-      awaitMore(served, 500);
+      ItSupport.awaitMore(served, 500);
       broker.kill(); // in the middle of requests: their connections end without a reply
       Thread.sleep(500);
       broker.startAgain();
-      awaitMore(served, 500);
+      ItSupport.awaitMore(served, 500);
     } finally {
       running.set(false);
       for (Thread w : workers) {
@@ -115,15 +115,6 @@ class HeldSocketIT {
     System.out.printf("across a stop and a kill on the held socket: %d requests served, %d failed%n", served.get(),
         failed.get());
     assertEquals(0, failed.get(), "first failure: " + failures.peek());
-  }
-
-  private static void awaitMore(AtomicInteger counter, int n) throws InterruptedException {
-    int target = counter.get() + n;
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (counter.get() < target) {
-      assertTrue(System.nanoTime() < deadline, "only " + counter.get() + " requests served, expected " + target);
-      Thread.sleep(10);
-    }
   }
 
   /** The current broker opens a file and answers a scrape on the held metrics socket. */

@@ -89,7 +89,7 @@ final class HostBroker implements RunningBroker {
   static HostBroker start(Path dir, Path policy, Options options) throws Exception {
     ensureUser();
     Path unit = ItSupport.projectRoot().resolve("packaging/systemd/fdbroker.service");
-    Map<String, String> service = unitSection(unit, "Service");
+    Map<String, String> service = UnitFile.section(unit, "Service");
     Path launcher = stageInstalledTree(dir.resolve("stage"));
     Path socket = Files.createDirectories(dir.resolve("run")).resolve("fdbroker.sock");
     Path log = dir.resolve("broker.log");
@@ -113,7 +113,7 @@ final class HostBroker implements RunningBroker {
     cmd.add("--");
     // The limit first, as root (a raise needs privilege), then the unit's user and capabilities.
     cmd.addAll(List.of("prlimit", "--nofile=" + nofile + ":" + nofile, "--"));
-    cmd.addAll(privilegesOf(service));
+    cmd.addAll(UnitFile.privileges(service));
     cmd.addAll(List.of(launcher.toString(), "serve", "--config", policy.toString()));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
     pb.environment().put("FDBROKER_LOG_LEVEL", "INFO");
@@ -180,47 +180,6 @@ final class HostBroker implements RunningBroker {
       }
     }
     return launcher;
-  }
-
-  /** setpriv options giving a process what the unit's [Service] gives it. */
-  private static List<String> privilegesOf(Map<String, String> service) {
-    List<String> opts = new ArrayList<>(List.of("setpriv", "--reuid=" + service.get("User"),
-        "--regid=" + service.get("Group"), "--init-groups"));
-    String ambient = capabilities(service.getOrDefault("AmbientCapabilities", ""));
-    String bounding = capabilities(service.getOrDefault("CapabilityBoundingSet", ""));
-    opts.add("--inh-caps=-all" + ambient);
-    opts.add("--ambient-caps=-all" + ambient);
-    opts.add("--bounding-set=-all" + bounding);
-    if ("yes".equals(service.get("NoNewPrivileges"))) {
-      opts.add("--no-new-privs");
-    }
-    opts.add("--");
-    return opts;
-  }
-
-  private static String capabilities(String unitList) {
-    StringBuilder b = new StringBuilder();
-    for (String cap : unitList.split("\\s+")) {
-      if (!cap.isEmpty()) {
-        b.append(",+").append(cap.toLowerCase(java.util.Locale.ROOT).replaceFirst("^cap_", ""));
-      }
-    }
-    return b.toString();
-  }
-
-  /** The Key=Value lines of one section of a unit file (for a repeated key, the last). */
-  static Map<String, String> unitSection(Path unit, String name) throws IOException {
-    Map<String, String> values = new LinkedHashMap<>();
-    String current = null;
-    for (String line : Files.readAllLines(unit)) {
-      line = line.strip();
-      if (line.startsWith("[")) {
-        current = line.substring(1, line.length() - 1);
-      } else if (name.equals(current) && !line.isEmpty() && !line.startsWith("#") && line.contains("=")) {
-        values.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1));
-      }
-    }
-    return values;
   }
 
   private void readEvents(BufferedReader out) {
@@ -307,7 +266,8 @@ final class HostBroker implements RunningBroker {
     ItSupport.run(List.of("kill", "-" + name, Long.toString(pid)), Duration.ofSeconds(10)).assertExit(0);
   }
 
-  long pid() {
+  @Override
+  public long pid() {
     return pid;
   }
 
@@ -348,25 +308,6 @@ final class HostBroker implements RunningBroker {
       return Files.readString(log, StandardCharsets.UTF_8);
     } catch (IOException e) {
       return "(no log: " + e + ")";
-    }
-  }
-
-  /** The broker's open descriptors, counted in /proc. */
-  @Override
-  public int openDescriptors() {
-    try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
-      return (int) fds.count();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** The broker's threads. */
-  int osThreads() {
-    try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-      return (int) tasks.count();
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
     }
   }
 

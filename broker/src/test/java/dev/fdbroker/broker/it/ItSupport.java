@@ -127,6 +127,16 @@ final class ItSupport {
     }
   }
 
+  /** Waits until {@code counter} has grown by {@code n}, for at most 60 s. */
+  static void awaitMore(java.util.concurrent.atomic.AtomicInteger counter, int n) throws InterruptedException {
+    int target = counter.get() + n;
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (counter.get() < target) {
+      assertTrue(System.nanoTime() < deadline, "only " + counter.get() + " done, expected " + target);
+      Thread.sleep(10);
+    }
+  }
+
   static void mkfifo(Path p) throws IOException, InterruptedException {
     run(List.of("mkfifo", p.toString()), Duration.ofSeconds(10)).assertExit(0);
   }

@@ -15,8 +15,25 @@ interface RunningBroker extends AutoCloseable {
 
   boolean isAlive();
 
+  long pid();
+
   /** Its open descriptors, counted in /proc. */
-  int openDescriptors();
+  default int openDescriptors() {
+    return count(Path.of("/proc", Long.toString(pid()), "fd"));
+  }
+
+  /** Its threads (platform threads; virtual threads are not OS threads). */
+  default int osThreads() {
+    return count(Path.of("/proc", Long.toString(pid()), "task"));
+  }
+
+  private static int count(Path dir) {
+    try (java.util.stream.Stream<Path> entries = java.nio.file.Files.list(dir)) {
+      return (int) entries.count();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
 
   @Override
   void close() throws IOException;

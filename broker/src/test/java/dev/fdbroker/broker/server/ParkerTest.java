@@ -40,6 +40,11 @@ class ParkerTest {
     }
 
     @Override
+    public int connections() {
+      return 1;
+    }
+
+    @Override
     public boolean retire(Connection c) {
       return false;
     }
