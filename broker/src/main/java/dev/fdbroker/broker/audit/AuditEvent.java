@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.audit;
 
+import dev.fdbroker.broker.policy.Caller;
 import java.time.Instant;
 
 /**
@@ -8,6 +9,7 @@ import java.time.Instant;
  *
  * @param time when the decision was made
  * @param connection the connection's id, to group one client's requests
+ * @param caller who asked: uid, user name, primary gid, supplementary groups, pid and unit
  * @param executable the caller's executable, from /proc (best effort: null if unreadable)
  * @param op "open", "ping" or "invalid" (a request refused as a whole)
  * @param path the path exactly as requested, or null for a whole-request refusal
@@ -16,7 +18,7 @@ import java.time.Instant;
  * @param error the error code if the path was not granted, or if its reply never reached the caller
  *     ({@link #NOT_DELIVERED}, or too_large), else null
  */
-public record AuditEvent(Instant time, long connection, long uid, long gid, long pid, String executable, String op,
+public record AuditEvent(Instant time, long connection, Caller caller, String executable, String op,
     String path, String decision, String rule, String error, long latencyMicros) {
 
   /** The error of a granted path whose reply could not be sent: the caller never got it. */
@@ -24,7 +26,7 @@ public record AuditEvent(Instant time, long connection, long uid, long gid, long
 
   /** This record, for a grant whose reply did not reach the caller ({@code error}: why). */
   public AuditEvent undelivered(String error) {
-    return new AuditEvent(time, connection, uid, gid, pid, executable, op, path, decision, rule, error, latencyMicros);
+    return new AuditEvent(time, connection, caller, executable, op, path, decision, rule, error, latencyMicros);
   }
 
   /** Whether this records a granted path (as decided; whether it was delivered is another matter). */

@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.audit;
 
+import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.protocol.JsonBytes;
 import dev.fdbroker.protocol.JsonText;
 import java.time.Instant;
@@ -26,7 +27,11 @@ final class AuditLine {
   private static final byte[] TIME = JsonBytes.ascii("{\"time\":\"");
   private static final byte[] CONN = JsonBytes.ascii("Z\",\"conn\":");
   private static final byte[] UID = JsonBytes.ascii(",\"uid\":");
+  private static final byte[] USER = JsonBytes.ascii(",\"user\":");
   private static final byte[] GID = JsonBytes.ascii(",\"gid\":");
+  private static final byte[] GROUPS = JsonBytes.ascii(",\"groups\":[");
+  private static final byte[] GROUPS_END = JsonBytes.ascii("]");
+  private static final byte[] UNIT = JsonBytes.ascii(",\"unit\":");
   private static final byte[] PID = JsonBytes.ascii(",\"pid\":");
   private static final byte[] EXE = JsonBytes.ascii(",\"exe\":");
   private static final byte[] OP = JsonBytes.ascii(",\"op\":");
@@ -47,13 +52,24 @@ final class AuditLine {
   /** The event as a JSON line. */
   static byte[] encode(AuditEvent e) {
     Instant when = e.time();
-    return JsonBytes.start(0)
+    Caller c = e.caller();
+    JsonBytes line = JsonBytes.start(0)
         .raw(TIME).raw(secondText(when.getEpochSecond())).put((byte) '.').digits(when.getNano(), 9)
         .raw(CONN).number(e.connection())
-        .raw(UID).number(e.uid())
-        .raw(GID).number(e.gid())
-        .raw(PID).number(e.pid())
+        .raw(UID).number(c.uid())
+        .raw(USER).stringOnOneLine(c.user())
+        .raw(GID).number(c.gid())
+        .raw(GROUPS);
+    for (int i = 0; i < c.groupCount(); i++) {
+      if (i > 0) {
+        line.put((byte) ',');
+      }
+      line.number(c.group(i));
+    }
+    return line.raw(GROUPS_END)
+        .raw(PID).number(c.pid())
         .raw(EXE).stringOnOneLine(e.executable())
+        .raw(UNIT).stringOnOneLine(c.unit())
         .raw(OP).stringOnOneLine(e.op())
         .raw(PATH).stringOnOneLine(e.path())
         .raw(DECISION).stringOnOneLine(e.decision())

@@ -1,5 +1,8 @@
 package dev.fdbroker.broker.policy;
 
+import java.util.List;
+import java.util.stream.Collectors;
+
 /**
  * A config file that cannot be used. The message names the file, line, column and field, in the
  * form compilers use: {@code policy.yaml:12:7: rules[1].users[0]: unknown user "wroker"}.
@@ -11,6 +14,7 @@ public final class ConfigException extends Exception {
   private final transient Location location;
   private final String field;
   private final String problem;
+  private final transient List<ConfigException> all;
 
   public ConfigException(String file, Location location, String field, String problem) {
     super(format(file, location, field, problem));
@@ -18,6 +22,23 @@ public final class ConfigException extends Exception {
     this.location = location;
     this.field = field;
     this.problem = problem;
+    this.all = List.of(this);
+  }
+
+  /** Several problems at once: named as the first, and the message has one line for each. */
+  public ConfigException(List<ConfigException> problems) {
+    super(problems.stream().map(Throwable::getMessage).collect(Collectors.joining("\n")));
+    ConfigException first = problems.get(0);
+    this.file = first.file;
+    this.location = first.location;
+    this.field = first.field;
+    this.problem = first.problem;
+    this.all = List.copyOf(problems);
+  }
+
+  /** Every problem this stands for: itself, or the several it was made of. */
+  public List<ConfigException> all() {
+    return all;
   }
 
   private static String format(String file, Location location, String field, String problem) {

@@ -2,19 +2,23 @@ package dev.fdbroker.broker.policy;
 
 import dev.fdbroker.protocol.ProtocolLimits;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * One allow or deny pattern: an absolute path in which {@code *} matches any run of characters
- * within one component and a {@code **} component matches any number of components (zero
- * included). Nothing else is special: {@code ?}, {@code [}, <code>{</code> and {@code \} are
- * literal. Patterns are matched against canonical paths only (see {@link
+ * within one component, a {@code **} component matches any number of components (zero included),
+ * and a variable such as <code>${user}</code> stands for the caller's own value ({@link Variable}).
+ * Nothing else is special: {@code ?}, {@code [}, <code>{</code> and {@code \} are literal. Patterns are matched against canonical paths only (see {@link
  * dev.fdbroker.protocol.PathSyntax}), so {@code /srv/assets/**} cannot be escaped with {@code ..}.
  */
 public final class PathPattern {
 
   /** One component of a pattern. */
-  sealed interface Segment permits Literal, Glob, AnyDepth {}
+  sealed interface Segment permits Literal, Glob, AnyDepth, Template {}
 
   record Literal(String text) implements Segment {}
 
@@ -32,12 +36,50 @@ public final class PathPattern {
 
   record AnyDepth() implements Segment {}
 
+  /**
+   * A component with variables: {@code literals} are the runs around them, one more than {@code
+   * vars}. It matches exactly the component the caller's values spell, and nothing when the caller
+   * lacks one of them; a value is never a pattern (its {@code *} is a star).
+   */
+  record Template(String text, String[] literals, Variable[] vars) implements Segment {
+    /** Whether {@code path} from {@code start} to {@code end}, one component, is this caller's. */
+    boolean matches(String path, int start, int end, Caller caller) {
+      if (caller == null) {
+        return false;
+      }
+      int at = start;
+      for (int i = 0; i < vars.length; i++) {
+        String lit = literals[i];
+        String value = caller.value(vars[i]);
+        if (value == null
+            || !path.startsWith(lit, at)
+            || !path.startsWith(value, at + lit.length())) {
+          return false;
+        }
+        at += lit.length() + value.length();
+        if (at > end) {
+          return false;
+        }
+      }
+      String last = literals[vars.length];
+      return at + last.length() == end && path.startsWith(last, at);
+    }
+  }
+
   private final String text;
   private final List<Segment> segments;
+  private final Set<Variable> variables;
 
   private PathPattern(String text, List<Segment> segments) {
     this.text = text;
     this.segments = segments;
+    EnumSet<Variable> vars = EnumSet.noneOf(Variable.class);
+    for (Segment s : segments) {
+      if (s instanceof Template t) {
+        vars.addAll(Arrays.asList(t.vars()));
+      }
+    }
+    this.variables = Collections.unmodifiableSet(vars);
   }
 
   /**
@@ -78,14 +120,49 @@ public final class PathPattern {
       throw new IllegalArgumentException("'**' must be a whole path component (as in /a/**/b), not part of \""
           + component + "\"");
     }
+    if (component.contains("${")) {
+      return template(component);
+    }
     if (component.indexOf('*') < 0) {
       return new Literal(component);
     }
     return new Glob(component, component.split("\\*", -1));
   }
 
+  private static Template template(String component) {
+    if (component.indexOf('*') >= 0) {
+      throw new IllegalArgumentException("a component with a variable cannot also hold '*' (\"" + component + "\")");
+    }
+    List<String> literals = new ArrayList<>();
+    List<Variable> vars = new ArrayList<>();
+    int from = 0;
+    int open;
+    while ((open = component.indexOf("${", from)) >= 0) {
+      int close = component.indexOf('}', open);
+      if (close < 0) {
+        throw new IllegalArgumentException("'${' is not closed with '}' in \"" + component + "\"");
+      }
+      String key = component.substring(open + 2, close);
+      Variable v = Variable.named(key);
+      if (v == null) {
+        throw new IllegalArgumentException("unknown variable ${" + key + "} (there are ${uid}, ${user}, ${gid}, "
+            + "${unit} and ${instance})");
+      }
+      literals.add(component.substring(from, open));
+      vars.add(v);
+      from = close + 1;
+    }
+    literals.add(component.substring(from));
+    return new Template(component, literals.toArray(String[]::new), vars.toArray(Variable[]::new));
+  }
+
   public String text() {
     return text;
+  }
+
+  /** The variables the pattern holds; empty for most. */
+  public Set<Variable> variables() {
+    return variables;
   }
 
   List<Segment> segments() {
@@ -94,21 +171,27 @@ public final class PathPattern {
 
   /**
    * Whether the canonical {@code path} matches, by direct backtracking. The policy matches through
-   * {@link PatternTrie}; this independent implementation is the reference it is tested against.
+   * {@link PatternTrie}; this independent implementation is the reference it is tested against. A
+   * pattern with variables matches nothing here: see {@link #matches(String, Caller)}.
    */
   public boolean matches(String path) {
-    String[] components = path.equals("/") ? new String[0] : path.substring(1).split("/", -1);
-    return matchFrom(0, components, 0);
+    return matches(path, null);
   }
 
-  private boolean matchFrom(int s, String[] components, int c) {
+  /** Whether the canonical {@code path} matches this pattern as {@code caller}'s values spell it. */
+  public boolean matches(String path, Caller caller) {
+    String[] components = path.equals("/") ? new String[0] : path.substring(1).split("/", -1);
+    return matchFrom(0, components, 0, caller);
+  }
+
+  private boolean matchFrom(int s, String[] components, int c, Caller caller) {
     if (s == segments.size()) {
       return c == components.length;
     }
     Segment seg = segments.get(s);
     if (seg instanceof AnyDepth) {
       for (int skip = c; skip <= components.length; skip++) {
-        if (matchFrom(s + 1, components, skip)) {
+        if (matchFrom(s + 1, components, skip, caller)) {
           return true;
         }
       }
@@ -120,9 +203,10 @@ public final class PathPattern {
     boolean here = switch (seg) {
       case Literal l -> l.text().equals(components[c]);
       case Glob g -> g.matches(components[c]);
+      case Template t -> t.matches(components[c], 0, components[c].length(), caller);
       case AnyDepth a -> throw new AssertionError();
     };
-    return here && matchFrom(s + 1, components, c + 1);
+    return here && matchFrom(s + 1, components, c + 1, caller);
   }
 
   @Override

@@ -12,6 +12,10 @@ import java.util.List;
  * advances by literal edges (one hash lookup), glob edges, and {@code **} nodes that loop on any
  * component. It reads the path in place, making no substring. Immutable once built, so one trie
  * serves all connections at once.
+ *
+ * <p>A component with variables (<code>/srv/tenants/${instance}/**</code>) is one edge, compared
+ * with the caller's values as it is crossed: one rule serves any number of tenants at the cost of
+ * one, where a rule per tenant would add a literal edge each.
  */
 final class PatternTrie {
 
@@ -19,6 +23,8 @@ final class PatternTrie {
     final Literals literals = new Literals();
     final List<PathPattern.Glob> globs = new ArrayList<>(0);
     final List<Node> globTargets = new ArrayList<>(0);
+    final List<PathPattern.Template> templates = new ArrayList<>(0);
+    final List<Node> templateTargets = new ArrayList<>(0);
     /** The node behind a {@code **} edge; it matches zero or more components. */
     Node anyDepth;
     final boolean loops;
@@ -119,6 +125,7 @@ final class PatternTrie {
         case PathPattern.Literal l -> n.literals.getOrAdd(l.text());
         case PathPattern.Glob g -> globChild(n, g);
         case PathPattern.AnyDepth a -> n.anyDepth != null ? n.anyDepth : (n.anyDepth = new Node(true));
+        case PathPattern.Template t -> templateChild(n, t);
       };
     }
     n.terminals = Arrays.copyOf(n.terminals, n.terminals.length + 1);
@@ -134,6 +141,18 @@ final class PatternTrie {
     Node child = new Node(false);
     n.globs.add(g);
     n.globTargets.add(child);
+    return child;
+  }
+
+  private static Node templateChild(Node n, PathPattern.Template t) {
+    for (int i = 0; i < n.templates.size(); i++) {
+      if (n.templates.get(i).text().equals(t.text())) {
+        return n.templateTargets.get(i);
+      }
+    }
+    Node child = new Node(false);
+    n.templates.add(t);
+    n.templateTargets.add(child);
     return child;
   }
 
@@ -163,8 +182,16 @@ final class PatternTrie {
     }
   }
 
-  /** Reports every pattern that matches the canonical absolute {@code path}, each once. */
+  /** Reports every pattern without variables that matches the canonical absolute {@code path}, each once. */
   void match(String path, MatchSink sink) {
+    match(path, null, sink);
+  }
+
+  /**
+   * Reports every pattern that matches the canonical absolute {@code path} as {@code caller}'s
+   * values spell it, each once; with no caller, patterns with variables match nothing.
+   */
+  void match(String path, Caller caller, MatchSink sink) {
     NodeSet live = new NodeSet();
     NodeSet next = new NodeSet();
     live.addWithClosure(root);
@@ -183,6 +210,11 @@ final class PatternTrie {
         for (int i = 0; i < n.globs.size(); i++) {
           if (n.globs.get(i).matches(path, start, end)) {
             next.addWithClosure(n.globTargets.get(i));
+          }
+        }
+        for (int i = 0; i < n.templates.size(); i++) {
+          if (n.templates.get(i).matches(path, start, end, caller)) {
+            next.addWithClosure(n.templateTargets.get(i));
           }
         }
         if (n.loops) {

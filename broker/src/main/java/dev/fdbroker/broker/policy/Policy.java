@@ -19,10 +19,16 @@ public final class Policy {
   private final Observability observability;
   private final Entry[] entries;
   private final PatternTrie trie;
+  private final List<ConfigWarning> warnings;
+  private final boolean usesUnits;
 
-  Policy(String source, List<Rule> rules, Limits limits, Observability observability) {
+  Policy(String source, List<Rule> rules, Limits limits, Observability observability, List<ConfigWarning> warnings) {
     this.source = source;
     this.rules = List.copyOf(rules);
+    this.warnings = List.copyOf(warnings);
+    this.usesUnits = rules.stream().anyMatch(r -> !r.units().isEmpty()
+        || r.allow().stream().anyMatch(Policy::needsUnit)
+        || r.deny().stream().anyMatch(Policy::needsUnit));
     this.limits = limits;
     this.observability = observability;
     int count = 0;
@@ -44,10 +50,34 @@ public final class Policy {
     }
   }
 
-  /** Reads and compiles a policy file, failing with a message that names file, line and field. */
+  /**
+   * Reads and compiles a policy file and its drop-ins, failing with every problem, each named with
+   * its file, line, column and field.
+   */
   public static Policy load(Path file) throws ConfigException {
-    String name = file.toString();
-    return new PolicyCompiler(name).compile(ConfigReader.read(file, name));
+    PolicyCheck check = check(file);
+    if (!check.errors().isEmpty()) {
+      throw new ConfigException(check.errors());
+    }
+    return check.policy();
+  }
+
+  /** Reads and compiles a policy file and its drop-ins, collecting every error and warning. */
+  public static PolicyCheck check(Path file) {
+    return new PolicyCompiler().compile(file, file.toString());
+  }
+
+  /** Things in the policy that are rarely meant ({@code check-config} prints them). */
+  public List<ConfigWarning> warnings() {
+    return warnings;
+  }
+
+  /**
+   * Whether any rule depends on the caller's systemd unit: only then is it worth reading each
+   * connecting process's cgroup.
+   */
+  public boolean usesUnits() {
+    return usesUnits;
   }
 
   /**
@@ -56,15 +86,18 @@ public final class Policy {
    *
    * <p>Deny wins: a matching deny pattern in any rule that applies to the caller beats every allow;
    * otherwise a matching allow grants; otherwise the default is to deny. Among several matches of
-   * the same kind, the rule that comes first in the file is reported.
+   * the same kind, the rule that comes first in the policy is reported. An allow whose rule says
+   * {@code owner: caller} grants only what the caller owns ({@link Rule#ownerIsCaller()}, checked
+   * on the opened file by the broker); any other allow that matches is preferred to it.
    */
   public Decision decide(Caller caller, String path) {
-    int[] best = {Integer.MAX_VALUE, Integer.MAX_VALUE}; // [deny, allow] entry ids
-    trie.match(path, id -> {
+    // [deny, allow, allow only if the caller owns the file] entry ids
+    int[] best = {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE};
+    trie.match(path, caller, id -> {
       Entry e = entries[id];
       if (e.rule().appliesTo(caller)) {
-        // Ids follow file order, so the lowest is the first rule (and its first pattern).
-        int slot = e.deny() ? 0 : 1;
+        // Ids follow policy order, so the lowest is the first rule (and its first pattern).
+        int slot = e.deny() ? 0 : e.rule().ownerIsCaller() ? 2 : 1;
         best[slot] = Math.min(best[slot], id);
       }
     });
@@ -72,11 +105,17 @@ public final class Policy {
       Entry e = entries[best[0]];
       return new Decision.Denied(e.rule(), e.pattern());
     }
-    if (best[1] != Integer.MAX_VALUE) {
-      Entry e = entries[best[1]];
+    // An allow without an owner condition beats one with: the file is granted whoever owns it.
+    int allow = best[1] != Integer.MAX_VALUE ? best[1] : best[2];
+    if (allow != Integer.MAX_VALUE) {
+      Entry e = entries[allow];
       return new Decision.Allowed(e.rule(), e.pattern());
     }
     return new Decision.NoRuleAllows();
+  }
+
+  private static boolean needsUnit(PathPattern p) {
+    return p.variables().contains(Variable.UNIT) || p.variables().contains(Variable.INSTANCE);
   }
 
   /** The file this policy was read from, as given. */

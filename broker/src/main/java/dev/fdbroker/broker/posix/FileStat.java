@@ -1,7 +1,11 @@
 package dev.fdbroker.broker.posix;
 
-/** What the broker needs to know of an open file (from statx). */
-public record FileStat(int mode, long size, long inode, long device, int nlink) {
+/**
+ * What the broker needs to know of an open file (from statx).
+ *
+ * @param owner the file's owner (uid)
+ */
+public record FileStat(int mode, long size, long inode, long device, int nlink, long owner) {
   public static final int S_IFMT = 0170000;
   public static final int S_IFREG = 0100000;
   public static final int S_IFDIR = 0040000;

@@ -127,6 +127,8 @@ public final class Posix {
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     static final MethodHandle GETGRGID_R = downcall("getgrgid_r",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+    static final MethodHandle GETGROUPLIST = downcall("getgrouplist",
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
   }
 
   // struct passwd and struct group on LP64 Linux (glibc and musl alike).
@@ -335,11 +337,12 @@ public final class Posix {
       throw new PosixException("statx", errno(scratch.capture));
     }
     int nlink = buf.get(JAVA_INT, 16);
+    long owner = buf.get(JAVA_INT, 20) & 0xffffffffL;
     int mode = buf.get(JAVA_SHORT, 28) & 0xffff;
     long inode = buf.get(JAVA_LONG, 32);
     long size = buf.get(JAVA_LONG, 40);
     long device = ((buf.get(JAVA_INT, 136) & 0xffffffffL) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
-    return new FileStat(mode, size, inode, device, nlink);
+    return new FileStat(mode, size, inode, device, nlink, owner);
   }
 
   /**
@@ -405,6 +408,69 @@ public final class Posix {
     }
   }
 
+  private static final int SO_PEERGROUPS = 59;
+  private static final int SO_PEERPIDFD = 77;
+  /** The same on every architecture: numbers from 424 on are shared by all. */
+  private static final long SYS_PIDFD_SEND_SIGNAL = 424;
+  /** NGROUPS_MAX: a process has at most this many supplementary groups. */
+  private static final int MAX_GROUPS = 65536;
+
+  /**
+   * The supplementary groups of a unix socket's peer as the kernel recorded them when it connected
+   * (SO_PEERGROUPS), sorted; null if the kernel gives none.
+   */
+  public static long[] peerGroups(int socketFd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment length = arena.allocate(JAVA_INT);
+      int bytes = 64 * 4;
+      for (int attempt = 0; attempt < 3; attempt++) {
+        MemorySegment value = arena.allocate(bytes, 4);
+        length.set(JAVA_INT, 0, bytes);
+        long r = syscall(capture, SYS_GETSOCKOPT, socketFd, SOL_SOCKET, SO_PEERGROUPS, value.address(),
+            length.address(), 0);
+        int got = length.get(JAVA_INT, 0);
+        if (r == 0) {
+          long[] groups = new long[got / 4];
+          for (int i = 0; i < groups.length; i++) {
+            groups[i] = value.get(JAVA_INT, i * 4L) & 0xffffffffL;
+          }
+          java.util.Arrays.sort(groups);
+          return groups;
+        }
+        // ERANGE: the kernel wrote back the length it needs.
+        if (errno(capture) != Errno.ERANGE || got <= bytes || got > MAX_GROUPS * 4) {
+          return null;
+        }
+        bytes = got;
+      }
+      return null;
+    }
+  }
+
+  /**
+   * A pidfd for the process at the other end of a unix socket, the one that connected
+   * (SO_PEERPIDFD, Linux 6.5+). Unlike its pid, a pidfd can never come to name another process.
+   * Returns the descriptor (the caller closes it), or {@code -errno}: ENOPROTOOPT on older kernels,
+   * and an error if that process has already been reaped.
+   */
+  public static int peerPidfd(int socketFd) {
+    return socketOption(socketFd, SOL_SOCKET, SO_PEERPIDFD);
+  }
+
+  /**
+   * Whether the process a pidfd names has not yet been reaped, so that its pid still names it and
+   * nothing else: pidfd_send_signal(2) with signal 0 checks existence only. EPERM (not allowed to
+   * signal it) still means it exists; any other error counts as gone.
+   */
+  public static boolean pidfdNamesLiveProcess(int pidfd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      long r = syscall(capture, SYS_PIDFD_SEND_SIGNAL, pidfd, 0, 0, 0, 0, 0);
+      return r == 0 || errno(capture) == Errno.EPERM;
+    }
+  }
+
   /** A user's uid and primary gid, from the system's user database (NSS). */
   public record PasswdEntry(String name, long uid, long gid) {}
 
@@ -437,6 +503,39 @@ public final class Posix {
     return nss("getgrgid_r", GROUP_SIZE,
         (arena, entry, buf, size, result) -> (int) Nss.GETGRGID_R.invokeExact((int) gid, entry, buf, size, result),
         Posix::groupEntry);
+  }
+
+  /**
+   * The groups the user database gives a user who logs in with primary group {@code gid}
+   * (getgrouplist(3)), {@code gid} among them, sorted: the groups such a user's processes have.
+   */
+  public static long[] groupsOfUser(String name, long gid) {
+    int capacity = 64;
+    while (true) {
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment groups = arena.allocate(JAVA_INT, capacity);
+        MemorySegment count = arena.allocate(JAVA_INT);
+        count.set(JAVA_INT, 0, capacity);
+        int r = (int) Nss.GETGROUPLIST.invokeExact(cString(arena, name), (int) gid, groups, count);
+        int n = count.get(JAVA_INT, 0);
+        if (r >= 0) {
+          long[] out = new long[n];
+          for (int i = 0; i < n; i++) {
+            out[i] = groups.getAtIndex(JAVA_INT, i) & 0xffffffffL;
+          }
+          java.util.Arrays.sort(out);
+          return out;
+        }
+        capacity = Math.max(capacity * 2, Math.min(n, MAX_GROUPS));
+        if (capacity > MAX_GROUPS) {
+          throw new IllegalStateException("user " + name + " has more than " + MAX_GROUPS + " groups");
+        }
+      } catch (RuntimeException | Error e) {
+        throw e;
+      } catch (Throwable t) {
+        throw rethrow(t);
+      }
+    }
   }
 
   private static PasswdEntry passwdEntry(MemorySegment pwd) {

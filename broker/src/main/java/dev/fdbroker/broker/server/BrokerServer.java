@@ -219,11 +219,9 @@ public final class BrokerServer {
           + " connections; try again later");
       return;
     }
-    Peer peer = Peer.of(id, caller);
-    log.debug("connection {} from uid {} gid {} pid {} ({})", id, caller.uid(), caller.gid(), caller.pid(), peer.executable());
     Connection c;
     try {
-      c = new Connection(id, channel, peer, handler, metrics, account, home);
+      c = new Connection(id, channel, caller, handler, metrics, account, home);
     } catch (IOException | RuntimeException e) {
       account.release();
       active.decrementAndGet();

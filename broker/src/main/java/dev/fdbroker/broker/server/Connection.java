@@ -6,6 +6,7 @@ import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.metrics.BrokerMetrics.SendFailure;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
+import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.Limits;
 import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
@@ -103,7 +104,10 @@ final class Connection implements Runnable {
   private final long id;
   private final AFUNIXSocketChannel channel;
   private final int socketFd;
-  private final Peer peer;
+  /** Who the kernel said connected (uid, primary gid, pid), as taken at accept. */
+  private final Caller kernelCaller;
+  /** The caller in full, worked out when the connection is first served ({@link Peer#of}). */
+  private Peer peer;
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
   private final UidLimiter.Account account;
@@ -132,12 +136,12 @@ final class Connection implements Runnable {
   SelectionKey parkedKey;
 
   /** A connection to serve; its uid's connection is already counted in {@code account}. */
-  Connection(long id, AFUNIXSocketChannel channel, Peer peer, RequestHandler handler, BrokerMetrics metrics,
+  Connection(long id, AFUNIXSocketChannel channel, Caller kernelCaller, RequestHandler handler, BrokerMetrics metrics,
       UidLimiter.Account account, Home home) throws IOException {
     this.id = id;
     this.channel = channel;
     this.socketFd = FileDescriptorCast.using(channel.getFileDescriptor()).as(Integer.class);
-    this.peer = peer;
+    this.kernelCaller = kernelCaller;
     this.handler = handler;
     this.metrics = metrics;
     this.account = account;
@@ -162,6 +166,10 @@ final class Connection implements Runnable {
       if (!blocking) {
         channel.configureBlocking(true);
         blocking = true;
+      }
+      if (peer == null) {
+        peer = handler.identify(id, socketFd, kernelCaller);
+        log.debug("connection {}: {}, pid {} ({})", id, peer.caller(), peer.caller().pid(), peer.executable());
       }
       parked = serve();
     } catch (SocketTimeoutException e) {
@@ -206,6 +214,7 @@ final class Connection implements Runnable {
       // were a few per cent of a request's cost.
       long start = System.nanoTime();
       boolean withinRate = account.tryRequest(home.limits().requestsPerSecondPerUid(), start);
+      peer = handler.complete(peer, socketFd);
       try (Response response = handler.handle(peer, frame, withinRate, start)) {
         String undelivered = AuditEvent.NOT_DELIVERED;
         try {

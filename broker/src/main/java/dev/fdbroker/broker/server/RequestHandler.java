@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class RequestHandler {
   static final String DENIED_MESSAGE = "not allowed by policy";
+  static final String OWNER_MESSAGE = "not allowed by policy: the rule allows only files the caller owns";
 
   private final CurrentPolicy policy;
   private final SecureOpener opener;
@@ -41,6 +42,7 @@ final class RequestHandler {
   private final BrokerMetrics metrics;
   private final AuditLog audit;
   private final LongAdder served = new LongAdder();
+  private final UserNames users = new UserNames();
 
   RequestHandler(CurrentPolicy policy, SecureOpener opener, String version, BrokerMetrics metrics, AuditLog audit) {
     this.policy = policy;
@@ -48,6 +50,19 @@ final class RequestHandler {
     this.version = version;
     this.metrics = metrics;
     this.audit = audit;
+  }
+
+  /**
+   * The whole caller of a connection, from what the kernel said at accept: once per connection, on
+   * its own thread. Its unit is read only if the policy in force names units.
+   */
+  Peer identify(long connection, int socketFd, Caller kernel) {
+    return Peer.of(connection, socketFd, kernel, users, policy.get().usesUnits());
+  }
+
+  /** {@code peer}, with its unit if a policy reloaded since it connected now needs it. */
+  Peer complete(Peer peer, int socketFd) {
+    return peer.unitRead() || !policy.get().usesUnits() ? peer : peer.withUnit(socketFd);
   }
 
   long requestsServed() {
@@ -94,8 +109,7 @@ final class RequestHandler {
 
   /** Audits a request refused as a whole (not well formed, or framing lost). */
   void refusedWhole(Peer peer, ErrorCode code, long startNanos) {
-    Caller c = peer.caller();
-    audit.record(new AuditEvent(Instant.now(), peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(),
+    audit.record(new AuditEvent(Instant.now(), peer.connection(), peer.caller(), peer.executable(),
         "invalid", null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
   }
 
@@ -203,11 +217,25 @@ final class RequestHandler {
       return new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, DENIED_MESSAGE), "deny", rule);
     }
     return switch (opener.open(path)) {
+      case OpenOutcome.Opened opened when ownedByOther(decision, opened, peer) -> {
+        // Checked on the file opened, so that no rename after the decision can swap in another's.
+        Posix.closePair(opened.pin(), opened.fd());
+        yield new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, OWNER_MESSAGE), "allow", rule);
+      }
       case OpenOutcome.Opened opened ->
           new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size()), "allow", rule, opened.pin());
       case OpenOutcome.Refused refused ->
           new PathOutcome(new FileResult.Refused(path, refused.code(), refused.message()), "allow", rule);
     };
+  }
+
+  /**
+   * Whether the only rules allowing the file grant what the caller owns ({@code owner: caller}),
+   * and someone else owns it. Invariant: such a file is never sent.
+   */
+  private static boolean ownedByOther(Decision decision, OpenOutcome.Opened opened, Peer peer) {
+    return decision instanceof Decision.Allowed a && a.rule().ownerIsCaller()
+        && opened.stat().owner() != peer.caller().uid();
   }
 
   /**
@@ -220,8 +248,7 @@ final class RequestHandler {
       error = r.error().wireName();
       metrics.fileRefused(r.error());
     }
-    Caller c = peer.caller();
-    return new AuditEvent(time, peer.connection(), c.uid(), c.gid(), c.pid(), peer.executable(), "open",
+    return new AuditEvent(time, peer.connection(), peer.caller(), peer.executable(), "open",
         path, outcome.decision(), outcome.rule(), error, nanos / 1000);
   }
 

@@ -12,13 +12,15 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Random;
+import dev.fdbroker.broker.policy.Caller;
 import org.junit.jupiter.api.Test;
 
 class AuditLineTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private static AuditEvent event(String exe, String path, String rule, Instant when) {
-    return new AuditEvent(when, 17, 4294967294L, 1001, 4242, exe, "open", path, "allow", rule, null, 21);
+    return new AuditEvent(when, 17, new Caller(4294967294L, 1001, 4242, new long[] {27, 4}, exe, exe), exe, "open", path,
+        "allow", rule, null, 21);
   }
 
   private static JsonNode parse(byte[] line) throws Exception {
@@ -38,12 +40,15 @@ class AuditLineTest {
   void theLineHasEveryFieldInOrderWithTheirValues() throws Exception {
     Instant when = Instant.parse("2026-11-26T12:00:45.000556473Z");
     byte[] line = AuditLine.encode(event("/usr/bin/python3.11", "/srv/assets/logo.png", "render-assets", when));
-    assertEquals("{\"time\":\"2026-11-26T12:00:45.000556473Z\",\"conn\":17,\"uid\":4294967294,\"gid\":1001,\"pid\":4242,"
-        + "\"exe\":\"/usr/bin/python3.11\",\"op\":\"open\",\"path\":\"/srv/assets/logo.png\",\"decision\":\"allow\","
+    assertEquals("{\"time\":\"2026-11-26T12:00:45.000556473Z\",\"conn\":17,\"uid\":4294967294,"
+        + "\"user\":\"/usr/bin/python3.11\",\"gid\":1001,\"groups\":[4,27],\"pid\":4242,"
+        + "\"exe\":\"/usr/bin/python3.11\",\"unit\":\"/usr/bin/python3.11\",\"op\":\"open\",\"path\":\"/srv/assets/logo.png\",\"decision\":\"allow\","
         + "\"rule\":\"render-assets\",\"error\":null,\"latency_us\":21}\n", new String(line, StandardCharsets.UTF_8));
     JsonNode n = parse(AuditLine.encode(event(null, "/x", null, Instant.parse("1970-01-01T00:00:00Z"))));
     assertEquals("1970-01-01T00:00:00.000000000Z", n.get("time").asText());
     assertTrue(n.get("exe").isNull());
+    assertTrue(n.get("user").isNull());
+    assertTrue(n.get("unit").isNull());
     assertTrue(n.get("rule").isNull());
   }
 
@@ -64,13 +69,15 @@ class AuditLineTest {
       assertEquals(expected, n.get("path").asText());
       assertEquals(expected, n.get("exe").asText());
       assertEquals(expected, n.get("rule").asText());
+      assertEquals(expected, n.get("user").asText());
+      assertEquals(expected, n.get("unit").asText());
       assertEquals(when, Instant.parse(n.get("time").asText()));
       List<String> fields = new ArrayList<>();
       for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
         fields.add(it.next());
       }
-      assertEquals(List.of("time", "conn", "uid", "gid", "pid", "exe", "op", "path", "decision", "rule", "error",
-          "latency_us"), fields, "no value can add or hide a field");
+      assertEquals(List.of("time", "conn", "uid", "user", "gid", "groups", "pid", "exe", "unit", "op", "path",
+          "decision", "rule", "error", "latency_us"), fields, "no value can add or hide a field");
     }
   }
 

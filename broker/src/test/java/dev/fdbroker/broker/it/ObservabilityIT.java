@@ -213,12 +213,15 @@ class ObservabilityIT {
           {"invalid", null, "bad_request"}};
       for (int i = 0; i < paths.size(); i++) {
         JsonNode line = lines.get(i);
-        for (String field : List.of("time", "conn", "uid", "gid", "pid", "exe", "op", "path", "decision", "rule", "error", "latency_us")) {
+        for (String field : List.of("time", "conn", "uid", "user", "gid", "groups", "pid", "exe", "unit", "op", "path", "decision",
+            "rule", "error", "latency_us")) {
           assertTrue(line.has(field), field + " in " + line);
         }
         assertEquals(paths.get(i), line.get("path").asText(), "the path exactly as requested");
         assertEquals(65534, line.get("uid").asLong());
         assertEquals(65534, line.get("gid").asLong());
+        assertEquals("nobody", line.get("user").asText(), "the uid's name, from the user database");
+        assertTrue(line.get("unit").isNull(), "no unit is read while no rule names one: " + line);
         assertEquals("open", line.get("op").asText());
         assertEquals(expected[i][0], line.get("decision").asText(), line.toString());
         assertEquals(expected[i][1], line.get("rule").isNull() ? null : line.get("rule").asText(), line.toString());

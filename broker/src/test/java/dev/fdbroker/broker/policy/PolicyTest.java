@@ -136,7 +136,7 @@ class PolicyTest {
 
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
-      "rulez: []                                                               | 1:1: rulez: unknown key (expected audit, limits, metrics, rules)",
+      "rulez: []                                                               | 1:1: rulez: unknown key (expected audit, include, limits, metrics, rules)",
       "limits: {}                                                              | 1:1: missing \"rules\"",
       "rules: {}                                                               | 1:8: rules: expected a list of rules, found a mapping",
       "rules: [{users: [1], allow: [/a]}]                                      | 1:9: rules[0]: a rule needs a \"name\"",
@@ -148,7 +148,7 @@ class PolicyTest {
       "rules: [{name: a, groups: [no-such-group-x], allow: [/a]}]              | 1:28: rules[0].groups[0]: unknown group \"no-such-group-x\"",
       "rules: [{name: a, users: [4294967295], allow: [/a]}]                    | 1:27: rules[0].users[0]: user id 4294967295 is out of range",
       "rules: [{name: a, users: [-1], allow: [/a]}]                            | 1:27: rules[0].users[0]: user id -1 is out of range",
-      "rules: [{name: a, users: [[1]], allow: [/a]}]                           | 1:27: rules[0].users[0]: expected a user name or numeric id, found a list",
+      "rules: [{name: a, users: [[1]], allow: [/a]}]                           | 1:27: rules[0].users[0]: expected a user name, uid or uid range, found a list",
       "rules: [{name: a, users: [1], allow: [relative]}]                       | 1:39: rules[0].allow[0]: pattern must be an absolute path",
       "rules: [{name: a, users: [1], allow: [/a/../b]}]                        | 1:39: rules[0].allow[0]: pattern has a '..' component",
       "rules: [{name: a, users: [1], allow: [/a//b]}]                          | 1:39: rules[0].allow[0]: pattern has an empty component",
@@ -174,10 +174,10 @@ class PolicyTest {
       "rules:                                                  | 1:7: rules: expected a list of rules, found no value",
       "rules: ~                                                | 1:8: rules: expected a list of rules, found null",
       "rules: ''                                               | 1:8: rules: expected a list of rules, found the string \"\"",
-      "rules:\\n  -                                            | 2:4: rules[0]: expected a rule (a mapping with name, users or groups, and allow or deny), found no value",
+      "rules:\\n  -                                            | 2:4: rules[0]: expected a rule (a mapping with name, users, groups or units, and allow or deny), found no value",
       "rules:\\n  - name:\\n    users: [1]\\n    allow: [/a]     | 2:10: rules[0].name: expected a rule name, found no value",
-      "rules:\\n  - name: a\\n    users:\\n    allow: [/a]       | 3:11: rules[0].users: expected a list of user names or uids, found no value",
-      "rules:\\n  - name: a\\n    users:\\n      -\\n    allow: [/a] | 4:8: rules[0].users[0]: expected a user name or numeric id, found no value",
+      "rules:\\n  - name: a\\n    users:\\n    allow: [/a]       | 3:11: rules[0].users: expected a list of user names, uids or uid ranges, found no value",
+      "rules:\\n  - name: a\\n    users:\\n      -\\n    allow: [/a] | 4:8: rules[0].users[0]: expected a user name, uid or uid range, found no value",
       "rules:\\n  - name: a\\n    groups:\\n    allow: [/a]      | 3:12: rules[0].groups: expected a list of group names or gids, found no value",
       "rules:\\n  - name: a\\n    users: [1]\\n    allow:        | 4:11: rules[0].allow: expected a list of path patterns, found no value",
       "rules:\\n  - name: a\\n    users: [1]\\n    deny:         | 4:10: rules[0].deny: expected a list of path patterns, found no value",

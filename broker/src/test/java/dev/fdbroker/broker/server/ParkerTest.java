@@ -66,7 +66,7 @@ class ParkerTest {
     TestHome home = new TestHome();
     AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
     try {
-      Connection c = new Connection(1, pair.getSocket1(), new Peer(1, new Caller(1000, 1000, 1), null), null, metrics,
+      Connection c = new Connection(1, pair.getSocket1(), new Caller(1000, 1000, 1), null, metrics,
           uids.admit(1000, 10, 10), home);
       pair.getSocket1().configureBlocking(false);
       assertTrue(parker.park(c));
@@ -77,7 +77,7 @@ class ParkerTest {
         Thread.sleep(10);
       }
       assertFalse(parker.isRunning(), "a dead parker says so");
-      Connection other = new Connection(2, pair.getSocket2(), new Peer(2, new Caller(1000, 1000, 1), null), null,
+      Connection other = new Connection(2, pair.getSocket2(), new Caller(1000, 1000, 1), null,
           metrics, uids.admit(1000, 10, 10), home);
       assertFalse(parker.park(other), "and takes no more: its caller closes them");
     } finally {
