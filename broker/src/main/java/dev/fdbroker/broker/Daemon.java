@@ -69,10 +69,14 @@ public final class Daemon {
         log.warn("metrics.listen changed; the endpoint moves at the next restart");
       }
       log.info("policy reloaded from {}: {} rules (generation {})", config, next.rules().size(), generation);
+      next.warnings().forEach(w -> log.warn("{}", w));
     } catch (ConfigException e) {
-      lastReloadProblem = e.getMessage();
+      lastReloadProblem = e.all().get(0).getMessage()
+          + (e.all().size() > 1 ? " (and " + (e.all().size() - 1) + " more)" : "");
       metrics.reload(false);
-      log.error("policy reload rejected, the policy in force stays: {}", e.getMessage());
+      log.error("policy reload rejected, the policy in force stays: {} problem{}", e.all().size(),
+          e.all().size() == 1 ? "" : "s");
+      e.all().forEach(problem -> log.error("{}", problem.getMessage()));
     } catch (RuntimeException e) {
       lastReloadProblem = e.toString();
       metrics.reload(false);

@@ -84,10 +84,14 @@ final class ServeCommand implements Callable<Integer> {
       mode = SocketBinder.parseMode(socketMode);
       policy = Policy.load(config);
       loadNanos = System.nanoTime() - loadStart;
-    } catch (IllegalArgumentException | ConfigException e) {
+    } catch (ConfigException e) {
+      e.all().forEach(problem -> log.error("{}", problem.getMessage())); // one line each
+      return Main.EXIT_USAGE;
+    } catch (IllegalArgumentException e) {
       log.error("{}", e.getMessage());
       return Main.EXIT_USAGE;
     }
+    policy.warnings().forEach(w -> log.warn("{}", w));
     // Looked up before anything is bound, so that a wrong name leaves no socket behind.
     GroupPrincipal group = null;
     if (socketGroup != null) {
