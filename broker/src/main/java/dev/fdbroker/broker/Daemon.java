@@ -74,9 +74,9 @@ public final class Daemon {
       lastReloadProblem = e.all().get(0).getMessage()
           + (e.all().size() > 1 ? " (and " + (e.all().size() - 1) + " more)" : "");
       metrics.reload(false);
-      log.error("policy reload rejected, the policy in force stays: {} problem{}", e.all().size(),
-          e.all().size() == 1 ? "" : "s");
-      e.all().forEach(problem -> log.error("{}", problem.getMessage()));
+      // One line per problem, the first on the line that says what happened.
+      log.error("policy reload rejected, the policy in force stays: {}", e.all().get(0).getMessage());
+      e.all().stream().skip(1).forEach(problem -> log.error("policy reload rejected, also: {}", problem.getMessage()));
     } catch (RuntimeException e) {
       lastReloadProblem = e.toString();
       metrics.reload(false);

@@ -70,7 +70,8 @@ class CliIT {
         """);
     ItSupport.Result r = fdbroker("check-config", p.toString());
     assertEquals(2, r.exit());
-    assertEquals(p + ":6:21: rules[1].users[1]: unknown user \"no-such-user-here\"\n", r.stderr());
+    assertEquals(p + ":6:21: rules[1].users[1]: unknown user \"no-such-user-here\"\n"
+        + p + ": 1 error, 0 warnings\n", r.stderr());
 
     Path glob = policy("glob.yaml", "rules:\n  - name: g\n    users: [0]\n    allow: [\"/srv/a**b\"]\n");
     ItSupport.Result g = fdbroker("check-config", glob.toString());
@@ -85,6 +86,77 @@ class CliIT {
     ItSupport.Result missing = fdbroker("check-config", dir.resolve("absent.yaml").toString());
     assertEquals(2, missing.exit());
     assertTrue(missing.stderr().contains("absent.yaml: cannot read the file"), missing.stderr());
+  }
+
+  @Test
+  void checkConfigReportsEveryErrorInEveryFileAndWarningsThatDoNotFailIt() throws Exception {
+    Path d = Files.createDirectories(dir.resolve("every/policy.d"));
+    Files.writeString(d.resolve("10-worker.yaml"), "rules:\n  - name: dup\n    users: [nobody]\n    allow: [\"/proc/**\"]\n");
+    Files.writeString(d.resolve("20-other.yaml"), "rules:\n  - name: other\n    users: [no-such-user-q]\n"
+        + "    allow: [\"/srv/a**\"]\n");
+    Path p = Files.writeString(dir.resolve("every/policy.yaml"), "include: policy.d\nrules:\n  - name: dup\n"
+        + "    groups: [no-such-group-q]\n    allow: [\"/srv/{a,b}\"]\n");
+    ItSupport.Result r = fdbroker("check-config", p.toString());
+    assertEquals(2, r.exit(), r.stderr());
+    assertEquals(List.of(
+        p + ":4:14: rules[0].groups[0]: unknown group \"no-such-group-q\"",
+        d.resolve("10-worker.yaml") + ":2:11: rules[0].name: duplicate rule name \"dup\" (first at " + p + ":3:11)",
+        d.resolve("20-other.yaml") + ":3:13: rules[0].users[0]: unknown user \"no-such-user-q\"",
+        d.resolve("20-other.yaml") + ":4:13: rules[0].allow[0]: '**' must be a whole path component (as in /a/**/b), "
+            + "not part of \"a**\"",
+        p + ":5:13: rules[0].allow[0]: warning: '{' matches itself here, not as in a shell glob (only '*' and '**' "
+            + "are wildcards)",
+        d.resolve("10-worker.yaml") + ":4:13: rules[0].allow[0]: warning: allows files under /proc: many files there "
+            + "look like regular files (/proc/PID/environ, /proc/PID/mem) and would be opened with the broker's rights",
+        p + ": 4 errors, 2 warnings"), r.stderr().lines().toList());
+
+    Path fine = policy("warned.yaml", "rules: [{name: all, users: ['*'], allow: ['/**']}]\n");
+    ItSupport.Result w = fdbroker("check-config", fine.toString()).assertExit(0);
+    assertEquals(fine + ": OK (1 rule, 2 warnings)\n", w.stdout());
+    assertTrue(w.stderr().contains("warning: matches every path on the host"), w.stderr());
+  }
+
+  @Test
+  void explainTakesGroupsAUnitAndChecksTheFiles() throws Exception {
+    Path tree = ItSupport.worldReadableTempDir("explain-files");
+    try {
+      Path mine = ItSupport.write(tree.resolve("home/nobody/public/mine.txt"), "mine", "rw-r--r--");
+      Files.setOwner(mine, mine.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+      ItSupport.write(tree.resolve("home/nobody/public/roots.txt"), "root's", "rw-r--r--");
+      Files.createSymbolicLink(tree.resolve("home/nobody/public/link"), mine);
+      Files.createDirectories(tree.resolve("srv/tenants/t1/dir"));
+      Path p = policy("identity.yaml", "rules:\n"
+          + "  - name: homes\n    groups: [audio]\n    owner: caller\n"
+          + "    allow: [\"" + tree + "/home/${user}/public/**\"]\n"
+          + "  - name: tenants\n    units: [\"render-worker@*.service\"]\n"
+          + "    allow: [\"" + tree + "/srv/tenants/${instance}/**\"]\n");
+      String pub = tree + "/home/nobody/public/";
+      ItSupport.Result r = fdbroker("explain", "--config", p.toString(), "--uid", "nobody", "--groups", "audio,0",
+          "--unit", "render-worker@t1.service", "--check-files", pub + "mine.txt", pub + "roots.txt", pub + "link",
+          pub + "absent", tree + "/srv/tenants/t1/dir", tree + "/srv/tenants/t2/x");
+      assertEquals(1, r.exit(), r.stderr());
+      List<String> out = r.stdout().lines().toList();
+      assertEquals("caller: uid 65534 (nobody), gid 65534 (nogroup), groups 0 (root), 29 (audio), unit "
+          + "render-worker@t1.service", out.get(0));
+      assertEquals("rules that apply: homes, tenants", out.get(1));
+      String text = r.stdout();
+      assertTrue(text.contains("allow  " + pub + "mine.txt\n       rule \"homes\" (" + p + ":2:5) allows it with pattern "
+          + tree + "/home/${user}/public/** if the caller owns the file (owner: caller)\n"
+          + "       the broker would answer: granted (a regular file of 4 bytes, owned by uid 65534)"), text);
+      assertTrue(text.contains("the broker would answer: denied (the file is owned by uid 0, not the caller)"), text);
+      assertTrue(text.contains("the broker would answer: symlink ("), text);
+      assertTrue(text.contains("the broker would answer: not_found ("), text);
+      assertTrue(text.contains("the broker would answer: not_regular (not a regular file: it is a directory)"), text);
+      assertTrue(text.contains("deny   " + tree + "/srv/tenants/t2/x\n       no rule that applies"), text);
+
+      ItSupport.Result noGroups = fdbroker("explain", "--config", p.toString(), "--uid", "nobody", "--groups", "",
+          pub + "mine.txt");
+      assertEquals(1, noGroups.exit(), "without audio and a unit no rule applies: " + noGroups.stdout());
+      assertTrue(noGroups.stdout().contains("no supplementary groups, no unit\nno rule applies to this caller"),
+          noGroups.stdout());
+    } finally {
+      ItSupport.deleteTree(tree);
+    }
   }
 
   @Test
