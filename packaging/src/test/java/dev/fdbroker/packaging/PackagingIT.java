@@ -119,6 +119,19 @@ class PackagingIT {
     assertEquals(POLICY + ": OK (0 rules)\n", run("/usr/bin/fdbroker", "check-config", POLICY.toString()).ok().out());
     Result explain = run("/usr/bin/fdbroker", "explain", "--config", POLICY.toString(), "--uid", "0", "/etc/hostname");
     assertEquals(1, explain.exit(), "the default policy denies everything: " + explain.out());
+    // A worker's package drops its rules in, and the default policy takes them.
+    Path dropIns = Path.of("/etc/fdbroker/policy.d");
+    assertTrue(Files.isDirectory(dropIns), "the package makes the drop-in directory");
+    Path dropIn = Files.writeString(dropIns.resolve("50-worker.yaml"),
+        "rules: [{name: worker-hostname, users: [0], allow: [/etc/hostname]}]\n");
+    try {
+      assertEquals(POLICY + ": OK (1 rule)\n", run("/usr/bin/fdbroker", "check-config", POLICY.toString()).ok().out());
+      Result allowed = run("/usr/bin/fdbroker", "explain", "--config", POLICY.toString(), "--uid", "0", "/etc/hostname");
+      assertEquals(0, allowed.exit(), allowed.out());
+      assertTrue(allowed.out().contains("rule \"worker-hostname\" (" + dropIn + ":1:10)"), allowed.out());
+    } finally {
+      Files.delete(dropIn);
+    }
   }
 
   @Test
