@@ -128,7 +128,7 @@ class PackagingIT {
       assertEquals(POLICY + ": OK (1 rule)\n", run("/usr/bin/fdbroker", "check-config", POLICY.toString()).ok().out());
       Result allowed = run("/usr/bin/fdbroker", "explain", "--config", POLICY.toString(), "--uid", "0", "/etc/hostname");
       assertEquals(0, allowed.exit(), allowed.out());
-      assertTrue(allowed.out().contains("rule \"worker-hostname\" (" + dropIn + ":1:10)"), allowed.out());
+      assertTrue(allowed.out().contains("rule \"worker-hostname\" (" + dropIn + ":1:9)"), allowed.out());
     } finally {
       Files.delete(dropIn);
     }
