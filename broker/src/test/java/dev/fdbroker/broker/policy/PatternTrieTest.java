@@ -106,6 +106,88 @@ class PatternTrieTest {
     assertEquals(15_000, checks);
   }
 
+  /**
+   * With variables, the trie must agree with the reference matcher for every caller, and both with
+   * the pattern the caller's values spell written out, where that pattern exists (a value that is
+   * missing, or holds a '*', has none: such a pattern matches nothing, or its star is literal).
+   */
+  @Test
+  void variablesMatchAsTheCallersValuesWrittenOut() {
+    Random random = new Random(20261203);
+    String[] pieces = {"a", "${user}", "a${uid}", "${user}b", "${instance}", "${user}-${instance}", "*", "**", "x"};
+    String[] words = {"a", "b", "ab", "1", "a1", "abb", "x", "ab-t", "a*b", "a*b-t", "t", "a-t"};
+    String[] users = {"a", "ab", null, "..", "a*b", ""};
+    String[] units = {"w@t.service", "w.service", null, "w@..service", "w@.service"};
+    int checks = 0;
+    for (int round = 0; round < 300; round++) {
+      List<PathPattern> patterns = new ArrayList<>();
+      PatternTrie trie = new PatternTrie();
+      int n = 1 + random.nextInt(6);
+      for (int i = 0; i < n; i++) {
+        StringBuilder p = new StringBuilder();
+        int depth = 1 + random.nextInt(4);
+        for (int d = 0; d < depth; d++) {
+          p.append('/').append(pieces[random.nextInt(pieces.length)]);
+        }
+        PathPattern compiled = PathPattern.compile(p.toString());
+        patterns.add(compiled);
+        trie.add(compiled, i);
+      }
+      Caller caller = new Caller(1, 2, 3, new long[0], users[random.nextInt(users.length)],
+          units[random.nextInt(units.length)]);
+      for (int q = 0; q < 50; q++) {
+        StringBuilder path = new StringBuilder();
+        int depth = 1 + random.nextInt(5);
+        for (int d = 0; d < depth; d++) {
+          path.append('/').append(words[random.nextInt(words.length)]);
+        }
+        String s = path.toString();
+        TreeSet<Integer> expected = new TreeSet<>();
+        for (int i = 0; i < patterns.size(); i++) {
+          PathPattern p = patterns.get(i);
+          boolean m = p.matches(s, caller);
+          if (m) {
+            expected.add(i);
+          }
+          String spelled = spelled(p.text(), caller);
+          if (p.variables().stream().anyMatch(v -> caller.value(v) == null)) {
+            assertEquals(false, m, p + " needs a value " + caller + " lacks, so matches nothing: " + s);
+          } else if (spelled != null) {
+            assertEquals(PathPattern.compile(spelled).matches(s), m, p + " as " + spelled + " vs " + s);
+          } else if (m) {
+            assertTrue(p.text().contains("${user}") && s.contains(caller.user()), "a value's star is literal: " + s);
+          }
+        }
+        List<Integer> actual = new ArrayList<>();
+        trie.match(s, caller, actual::add);
+        assertEquals(expected.size(), actual.size(), "each pattern reported once: " + patterns + " " + s);
+        assertEquals(expected, new TreeSet<>(actual), patterns + " " + caller + " vs " + s);
+        List<Integer> anonymous = new ArrayList<>();
+        trie.match(s, anonymous::add);
+        for (int id : anonymous) {
+          assertTrue(patterns.get(id).variables().isEmpty(), "without a caller no variable matches");
+        }
+        checks++;
+      }
+    }
+    assertEquals(15_000, checks);
+  }
+
+  /** The pattern with the caller's values written in, or null if one is missing or holds a star (literal). */
+  private static String spelled(String pattern, Caller c) {
+    String out = pattern;
+    for (Variable v : Variable.values()) {
+      if (out.contains(v.toString())) {
+        String value = c.value(v);
+        if (value == null || value.contains("*")) {
+          return null;
+        }
+        out = out.replace(v.toString(), value);
+      }
+    }
+    return out;
+  }
+
   @Test
   void sharedPrefixesShareNodes() {
     PatternTrie trie = new PatternTrie();
