@@ -202,6 +202,20 @@ def load(sock, conns, seconds, warmup, files, batch=1, pid=None):
     return res
 
 
+def connect_load(sock, conns, seconds, warmup, files, pid=None):
+    """One loadgen run in which every request comes on a new connection."""
+    before = cpu_seconds(pid) if pid else None
+    out = subprocess.run([str(LOADGEN), "connect", "-s", sock, "-c", str(conns), "-d", str(seconds),
+                          "-w", str(warmup), *files], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: loadgen connect failed against {sock}: {out.stdout}{out.stderr}")
+    res = {k: float(v) for k, v in RESULT.findall(out.stdout)}
+    if pid:
+        connections = res["requests"] * (seconds + warmup) / seconds
+        res["broker_cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, connections)
+    return res
+
+
 def proc_status(pid):
     status = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -347,6 +361,42 @@ def policy_scale(args, fx, workdir, results):
     finally:
         jb.stop()
         js.stop()
+
+
+def connections(args, fx, workdir, results):
+    """What a new connection costs, connect to first reply: the C baseline, Java with a policy
+    that names no unit, and Java with one that does (so each connection's unit is read from its
+    cgroup through a pidfd). 4 client threads, each connecting anew for every request;
+    alternating rounds."""
+    root = str(fx.dir / "srv" / "assets")
+    plain = fx.one_rule()
+    units = fx.policy("units", [
+        {"name": "bench", "users": [fx.uid], "allow": [root + "/**"]},
+        {"name": "tenants", "units": ["bench-worker@*.service"], "allow": [root + "/tenants/${instance}/**"]}])
+    brokers = [("C", c_broker(workdir)), ("Java", java_broker(workdir, plain, "java-plain")),
+               ("Java, units", java_broker(workdir, units, "java-units"))]
+    try:
+        for name, b in brokers[1:]:
+            connect_load(b.sock, 4, args.warmup_java / 4, 0, fx.files)
+        runs = {name: [] for name, _ in brokers}
+        for r in range(args.rounds):
+            for name, b in brokers:
+                res = connect_load(b.sock, 4, args.seconds, 1, fx.files, pid=b.pid)
+                runs[name].append(res)
+                log(f"  new connections, round {r + 1}, {name:<11}: {res['ops_per_s']:>7.0f}/s, p50 {res['p50_us']:.0f} us, "
+                    f"p99 {res['p99_us']:.0f} us, broker CPU {res['broker_cpu_us']:.1f} us per connection")
+        out = {}
+        for name, rs in runs.items():
+            out[name] = {k: median([x[k] for x in rs]) for k in ("ops_per_s", "p50_us", "p99_us", "broker_cpu_us")}
+        c_runs, j_runs, u_runs = runs["C"], runs["Java"], runs["Java, units"]
+        out["java_c"] = median([j["ops_per_s"] / c["ops_per_s"] for j, c in zip(j_runs, c_runs)])
+        out["units_java_c"] = median([u["ops_per_s"] / c["ops_per_s"] for u, c in zip(u_runs, c_runs)])
+        out["units_plain"] = median([u["ops_per_s"] / j["ops_per_s"] for u, j in zip(u_runs, j_runs)])
+        out["units_plain_cpu"] = median([u["broker_cpu_us"] - j["broker_cpu_us"] for u, j in zip(u_runs, j_runs)])
+        results["connections"] = out
+    finally:
+        for _, b in brokers:
+            b.stop()
 
 
 def memory(args, fx, workdir, results):
@@ -495,6 +545,16 @@ def report(results, args):
                      f"{jm['FrameCodecBenchmark.encodeReply(paths=64)']['ns']:.0f} ns, cut frame "
                      f"{jm['FrameCodecBenchmark.cutFrame(paths=1)']['ns']:.0f} / "
                      f"{jm['FrameCodecBenchmark.cutFrame(paths=64)']['ns']:.0f} ns")
+    n = results.get("connections")
+    if n:
+        lines.append(f"- New connections (connect, one open, close; 4 threads), per second: C {n['C']['ops_per_s']:.0f}, "
+                     f"Java {n['Java']['ops_per_s']:.0f} ({n['java_c']:.2f} of C), Java with units in the policy "
+                     f"{n['Java, units']['ops_per_s']:.0f} ({n['units_java_c']:.2f} of C, {n['units_plain']:.2f} of "
+                     f"without); connect to reply p50/p99 us: C {n['C']['p50_us']:.0f}/{n['C']['p99_us']:.0f}, Java "
+                     f"{n['Java']['p50_us']:.0f}/{n['Java']['p99_us']:.0f}, with units "
+                     f"{n['Java, units']['p50_us']:.0f}/{n['Java, units']['p99_us']:.0f}; broker CPU per connection "
+                     f"C {n['C']['broker_cpu_us']:.0f}, Java {n['Java']['broker_cpu_us']:.0f}, with units "
+                     f"{n['Java, units']['broker_cpu_us']:.0f} us (a report, no target)")
     s = results.get("start")
     if s:
         j = s["Java"]["median_ms"]
@@ -518,7 +578,8 @@ def main():
     ap.add_argument("--rules", type=int, default=10_000)
     ap.add_argument("--idle-conns", type=int, default=1000)
     ap.add_argument("--start-runs", type=int, default=9)
-    ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "memory", "start", "jmh"])
+    ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "connections", "memory",
+                                                     "start", "jmh"])
     ap.add_argument("--out", type=Path, default=BUILD / "results.md")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
@@ -526,14 +587,14 @@ def main():
     for f in (LOADGEN, BASELINE, LAUNCHER, JMH_JAR):
         if not f.exists():
             raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
-    parts = args.only or ["throughput", "batch", "policy", "memory", "start", "jmh"]
+    parts = args.only or ["throughput", "batch", "policy", "connections", "memory", "start", "jmh"]
     fx = Fixture(os.getuid())
     workdir = fx.dir
     results = {"throughput": {}}
     try:
         for part in parts:
             log(f"== {part}")
-            {"throughput": throughput, "batch": batches, "policy": policy_scale,
+            {"throughput": throughput, "batch": batches, "policy": policy_scale, "connections": connections,
              "memory": memory, "start": start, "jmh": jmh}[part](args, fx, workdir, results)
     finally:
         fx.close()

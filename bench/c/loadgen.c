@@ -8,6 +8,10 @@
  *   loadgen idle  -s SOCK -c CONNS -d SECONDS
  *       opens CONNS connections, pings each once, prints "ready", holds them SECONDS, closes them
  *       all, prints "closed".
+ *   loadgen connect -s SOCK -c CONNS -d SECONDS [-w WARMUP] FILE...
+ *       CONNS threads, each connecting anew for every request: connect, one open request, the
+ *       reply (its descriptor fstat'ed and closed), close. Prints connections/s and the p50/p99 of
+ *       connect to reply: what a new connection costs, the broker's accept and identity included.
  *   loadgen first -s SOCK -- COMMAND...
  *       starts COMMAND (a broker that will serve SOCK), pings SOCK until it answers, prints the
  *       time from starting COMMAND to the reply, then stops COMMAND with SIGTERM.
@@ -217,6 +221,50 @@ static void *run_load(void *arg) {
   return NULL;
 }
 
+/* One new connection per request, timed from before connect() to the reply. */
+static void *run_connect(void *arg) {
+  worker *w = arg;
+  char *body = malloc(MAX_FRAME + 1);
+  char req[4 + 4200];
+  int fds[MAX_FDS];
+  pthread_barrier_wait(&start_line);
+  int next = w->index % nfiles;
+  for (;;) {
+    int n = snprintf(req + 4, sizeof req - 4, "{\"id\":1,\"op\":\"open\",\"paths\":[\"%s\"]}", files[next]);
+    next = (next + 1) % nfiles;
+    uint32_t len = htonl((uint32_t)n);
+    memcpy(req, &len, 4);
+    uint64_t t0 = now_ns();
+    if (t0 >= t_end) break;
+    int s = connect_to(sock_path);
+    int nfd = 0;
+    if (s < 0 || write_full(s, req, 4 + (size_t)n) || read_reply(s, body, fds, &nfd) < 0) {
+      w->errors++;
+      if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "connect or reply: %s", strerror(errno));
+      if (s >= 0) close(s);
+      continue;
+    }
+    uint64_t t1 = now_ns();
+    close(s);
+    for (int i = 0; i < nfd; i++) {
+      struct stat st;
+      if (fstat(fds[i], &st)) w->errors++;
+      close(fds[i]);
+    }
+    if (t0 >= t_measure && t1 <= t_end) {
+      w->requests++;
+      w->files += (uint64_t)nfd;
+      w->hist[bucket_of(t1 - t0)]++;
+      if (nfd != 1 || !strstr(body, "\"ok\":true")) {
+        w->errors++;
+        if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "%.180s", body);
+      }
+    }
+  }
+  free(body);
+  return NULL;
+}
+
 static uint64_t percentile(const uint64_t *hist, uint64_t total, double p) {
   uint64_t rank = (uint64_t)(p * (double)total);
   uint64_t seen = 0;
@@ -227,7 +275,7 @@ static uint64_t percentile(const uint64_t *hist, uint64_t total, double p) {
   return value_of(BUCKETS - 1);
 }
 
-static int cmd_load(void) {
+static int cmd_load(void *(*run)(void *)) {
   pthread_barrier_init(&start_line, NULL, (unsigned)conns + 1);
   worker *ws = calloc((size_t)conns, sizeof *ws);
   pthread_t *ts = calloc((size_t)conns, sizeof *ts);
@@ -237,7 +285,7 @@ static int cmd_load(void) {
   for (int i = 0; i < conns; i++) {
     ws[i].index = i;
     ws[i].hist = calloc(BUCKETS, sizeof(uint32_t));
-    if (pthread_create(&ts[i], &attr, run_load, &ws[i])) {
+    if (pthread_create(&ts[i], &attr, run, &ws[i])) {
       perror("loadgen: pthread_create");
       return 1;
     }
@@ -336,6 +384,7 @@ static int cmd_first(char **command) {
 
 static void usage(void) {
   fprintf(stderr, "usage: loadgen load -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-b BATCH] FILE...\n"
+                  "       loadgen connect -s SOCK -c CONNS -d SECONDS [-w WARMUP] FILE...\n"
                   "       loadgen idle -s SOCK -c CONNS -d SECONDS\n"
                   "       loadgen first -s SOCK -- COMMAND...\n");
   exit(2);
@@ -358,11 +407,11 @@ int main(int argc, char **argv) {
     }
   }
   if (!sock_path || conns < 1 || batch < 1 || batch > MAX_FDS || seconds <= 0) usage();
-  if (!strcmp(mode, "load")) {
+  if (!strcmp(mode, "load") || !strcmp(mode, "connect")) {
     files = argv + optind;
     nfiles = argc - optind;
     if (nfiles < 1) usage();
-    return cmd_load();
+    return cmd_load(!strcmp(mode, "load") ? run_load : run_connect);
   }
   if (!strcmp(mode, "idle")) return cmd_idle();
   if (!strcmp(mode, "first")) {
