@@ -8,10 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The systemd unit a caller runs in, from the cgroup of the process that connected: the last
- * component of its cgroup v2 path (the {@code 0::} line of /proc/PID/cgroup) that ends in {@code
- * .service} or {@code .scope}, so a delegated sub-cgroup of {@code foo.service} is still {@code
- * foo.service}.
+ * The systemd unit a caller runs in, from the cgroup of the process that connected: the first
+ * component of its cgroup v2 path (the {@code 0::} line of /proc/PID/cgroup) below the slices, if
+ * it is a {@code .service} or a {@code .scope}, as systemd itself names a process's unit. A
+ * sub-cgroup is still its unit's, whatever it is called: a unit with {@code Delegate=yes} may make
+ * sub-cgroups of any name, {@code render-worker@tenant2.service} too, so only the component
+ * systemd made can say which unit it is.
  *
  * <p>Invariant: a unit is only ever taken from the connecting process itself. Its pid could name
  * another process once it exits, so the pid is read through a pidfd from SO_PEERPIDFD, and the
@@ -64,19 +66,23 @@ public final class CallerUnit {
     return null;
   }
 
-  /** The last component of a cgroup path that is a service or a scope, or null. */
+  /**
+   * The unit of a cgroup path: its first component that is no slice, if that is a service or a
+   * scope; else null (a cgroup systemd did not make, or the root).
+   */
   static String unitOfPath(String path) {
     // A process in a removed cgroup shows the path with this suffix; the unit it names is gone.
     if (path.endsWith(" (deleted)")) {
       return null;
     }
-    String unit = null;
     for (String component : path.split("/")) {
-      if ((component.endsWith(".service") && component.length() > ".service".length())
-          || (component.endsWith(".scope") && component.length() > ".scope".length())) {
-        unit = component;
+      if (component.isEmpty() || (component.endsWith(".slice") && component.length() > ".slice".length())) {
+        continue;
       }
+      boolean unit = (component.endsWith(".service") && component.length() > ".service".length())
+          || (component.endsWith(".scope") && component.length() > ".scope".length());
+      return unit ? component : null;
     }
-    return unit;
+    return null;
   }
 }

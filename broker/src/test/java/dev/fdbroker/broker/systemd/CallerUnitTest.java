@@ -6,19 +6,28 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class CallerUnitTest {
+  /**
+   * A delegated sub-cgroup is its unit's whatever it is called: a worker that may make cgroups in
+   * its own tree must not pass as the unit it names one after.
+   */
   @ParameterizedTest
   @CsvSource(delimiter = '|', nullValues = "NONE", value = {
       "0::/system.slice/render-worker@tenant1.service                    | render-worker@tenant1.service",
       "0::/system.slice/render-worker@tenant1.service/jobs/7             | render-worker@tenant1.service",
-      "0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope | run-r1.scope",
-      "0::/user.slice/user-1000.slice/user@1000.service/app.slice        | user@1000.service",
+      "0::/system.slice/render-worker@tenant1.service/render-worker@tenant2.service | render-worker@tenant1.service",
+      "0::/system.slice/a.service/b.slice/c.scope                        | a.service",
+      "0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope | user@1000.service",
+      "0::/user.slice/user-1000.slice/session-3.scope                    | session-3.scope",
+      "0::/machine.slice/machine-c1.scope/payload/system.slice/x.service | machine-c1.scope",
+      "0::/init.scope                                                    | init.scope",
+      "0::/handmade/x.service                                            | NONE",
       "0::/                                                              | NONE",
       "0::/machine.slice                                                 | NONE",
       "0::/x/.service                                                    | NONE",
       "0::/system.slice/gone.service (deleted)                           | NONE",
       "1:name=systemd:/system.slice/v1-only.service                      | NONE",
   })
-  void theUnitIsTheLastServiceOrScopeOfTheV2Path(String line, String unit) {
+  void theUnitIsTheFirstComponentBelowTheSlicesAsSystemdNamesIt(String line, String unit) {
     assertEquals(unit, CallerUnit.unitOf("12:pids:/a.service\n" + line + "\n"));
   }
 }
