@@ -38,10 +38,11 @@ final class CheckConfigCommand implements Callable<Integer> {
         "Checks a policy file and the drop-ins it includes. Prints every error and warning as "
             + "file:line:column: field: problem. Exit 0 if the policy is valid (warnings or not), 2 if not.",
         "",
-        "With --replay AUDIT, FILE is a new policy, and every decision in the audit log (a line with op \"open\" "
-            + "and decision \"allow\" or \"deny\") is replayed against it, offline: no broker is asked and no file "
-            + "but AUDIT and FILE is read. Prints one line for each caller, path and direction whose answer would "
-            + "change, all \"allow -> deny\" lines first, then \"deny -> allow\", each sorted by caller, then path:",
+        "With --replay AUDIT, FILE is a new policy, and every decision in the audit log (a line with op "
+            + "\"open\" and decision \"allow\" or \"deny\") is replayed against it, offline: no broker is asked "
+            + "and no file but AUDIT and FILE (with its drop-ins) is read. Prints one line for each caller, path "
+            + "and direction whose answer would change, all \"allow -> deny\" lines first, then \"deny -> "
+            + "allow\", each sorted by caller, then path:",
         "",
         "  allow -> deny  count=N uid=UID(USER) gid=GID groups=G,G unit=UNIT path=PATH was=RULE now=RULE",
         "",

@@ -63,7 +63,8 @@ final class AuditLines {
     int n = to - from;
     if (length + n > MAX_LINE_BYTES) {
       number++;
-      throw new AuditLineParser.Malformed("the line is longer than " + MAX_LINE_BYTES + " bytes: not a line the broker writes");
+      throw new AuditLineParser.Malformed(
+          "the line is longer than " + MAX_LINE_BYTES + " bytes: not a line the broker writes");
     }
     if (length + n > line.length) {
       line = Arrays.copyOf(line, Math.min(MAX_LINE_BYTES, Math.max(length + n, line.length * 2)));

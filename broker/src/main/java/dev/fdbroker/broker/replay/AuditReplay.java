@@ -23,7 +23,8 @@ import java.util.TreeSet;
  */
 public final class AuditReplay {
   /** One line of output: the key a changed decision is counted under. */
-  private record Key(boolean nowAllowed, long uid, String user, long gid, List<Long> groups, String unit, String path) {}
+  private record Key(boolean nowAllowed, long uid, String user, long gid, List<Long> groups, String unit,
+      String path) {}
 
   /** What the decisions under one key add up to. */
   private static final class Tally {

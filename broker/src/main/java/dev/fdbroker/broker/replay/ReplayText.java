@@ -26,7 +26,8 @@ final class ReplayText {
     StringBuilder b = new StringBuilder(escaped.length + 2).append('"');
     for (int i = 0; i < escaped.length; i++) {
       char c = escaped[i];
-      boolean paired = Character.isHighSurrogate(c) && i + 1 < escaped.length && Character.isLowSurrogate(escaped[i + 1]);
+      boolean paired = Character.isHighSurrogate(c) && i + 1 < escaped.length
+          && Character.isLowSurrogate(escaped[i + 1]);
       if (paired) {
         b.append(c).append(escaped[++i]);
       } else if ((c >= 0x7f && c <= 0x9f) || c == '\u2028' || c == '\u2029' || Character.isSurrogate(c)
