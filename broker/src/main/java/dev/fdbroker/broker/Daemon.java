@@ -70,6 +70,7 @@ public final class Daemon {
       }
       log.info("policy reloaded from {}: {} rules (generation {})", config, next.rules().size(), generation);
       next.warnings().forEach(w -> log.warn("{}", w));
+      dev.fdbroker.broker.cli.UnitCheck.warnIfBlind(next);
     } catch (ConfigException e) {
       lastReloadProblem = e.all().get(0).getMessage()
           + (e.all().size() > 1 ? " (and " + (e.all().size() - 1) + " more)" : "");

@@ -14,15 +14,13 @@ final class FileCheck {
   private FileCheck() {}
 
   /**
-   * @param owner the uid that must own the file (a rule with owner: caller), or -1
+   * @param owner the uid that must own the file (a rule with owner: caller), or {@link
+   *     SecureOpener#ANY_OWNER}
    */
   static String answer(SecureOpener opener, String path, long owner) {
-    return switch (opener.open(path)) {
+    return switch (opener.open(path, owner)) {
       case OpenOutcome.Opened o -> {
         Posix.closePair(o.pin(), o.fd());
-        if (owner >= 0 && o.stat().owner() != owner) {
-          yield "denied (the file is owned by uid " + o.stat().owner() + ", not the caller)";
-        }
         yield GRANTED + " (a regular file of " + o.stat().size() + " bytes, owned by uid " + o.stat().owner() + ")";
       }
       case OpenOutcome.Refused r -> r.code().wireName() + " (" + r.message() + ")";

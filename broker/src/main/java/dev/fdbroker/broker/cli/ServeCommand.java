@@ -92,6 +92,7 @@ final class ServeCommand implements Callable<Integer> {
       return Main.EXIT_USAGE;
     }
     policy.warnings().forEach(w -> log.warn("{}", w));
+    UnitCheck.warnIfBlind(policy);
     // Looked up before anything is bound, so that a wrong name leaves no socket behind.
     GroupPrincipal group = null;
     if (socketGroup != null) {

@@ -33,6 +33,9 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
    */
   static final int PIN_FLAGS = Posix.O_PATH | Posix.O_CLOEXEC;
 
+  /** The refusal of a file that a rule with owner: caller allows, owned by someone else. */
+  public static final String OWNER_MESSAGE = "not allowed by policy: the rule allows only files the caller owns";
+
   /** Linux's PATH_MAX, terminating NUL included. */
   private static final int KERNEL_PATH_MAX = 4096;
 
@@ -91,11 +94,23 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
   /** A short name for logs: "openat2" or "walk". */
   public abstract String name();
 
+  /** The owner argument of {@link #open(String, long)} that asks for none. */
+  public static final long ANY_OWNER = -1;
+
   /**
-   * Opens {@code path} (which must already be allowed by the policy). The caller owns the
-   * descriptor and the pin of an {@link OpenOutcome.Opened} result.
+   * Opens {@code path} (which must already be allowed by the policy), whoever owns it. The caller
+   * owns the descriptor and the pin of an {@link OpenOutcome.Opened} result.
    */
   public final OpenOutcome open(String path) {
+    return open(path, ANY_OWNER);
+  }
+
+  /**
+   * Opens {@code path} (which must already be allowed by the policy) if {@code owner} owns it, or
+   * whoever does for {@link #ANY_OWNER}. The caller owns the descriptor and the pin of an {@link
+   * OpenOutcome.Opened} result.
+   */
+  public final OpenOutcome open(String path, long owner) {
     // The policy matched this exact text; a non-canonical path could name a different file.
     int bytes = PathSyntax.canonicalLength(path);
     if (bytes < 0) {
@@ -113,7 +128,7 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
     }
     boolean handedOn = false;
     try {
-      OpenOutcome outcome = openPinned(pinned);
+      OpenOutcome outcome = openPinned(pinned, owner);
       handedOn = outcome instanceof OpenOutcome.Opened;
       return outcome;
     } finally {
@@ -131,7 +146,7 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
    * inode rather than to whatever the path names by then: no rename in between can substitute a
    * FIFO or a device.
    */
-  private static OpenOutcome openPinned(int pinned) {
+  private static OpenOutcome openPinned(int pinned, long owner) {
     FileStat stat;
     try {
       stat = Posix.fstat(pinned);
@@ -143,6 +158,11 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
     }
     if (!stat.isRegularFile()) {
       return new OpenOutcome.Refused(ErrorCode.NOT_REGULAR, "not a regular file: it is " + stat.typeName());
+    }
+    // Invariant: a file granted only to its owner (owner: caller) is never opened for anyone else,
+    // and is judged on the pin, the very inode that would be reopened.
+    if (owner != ANY_OWNER && stat.owner() != owner) {
+      return new OpenOutcome.Refused(ErrorCode.DENIED, OWNER_MESSAGE);
     }
     int fd = Posix.reopen(pinned, OPEN_FLAGS);
     if (fd < 0) {

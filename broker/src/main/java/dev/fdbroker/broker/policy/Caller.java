@@ -21,6 +21,7 @@ public final class Caller {
   private final long[] groups;
   private final String user;
   private final String unit;
+  private final boolean unitUnknown;
   /** Indexed by {@link Variable#ordinal()}; null where the caller has no usable value. */
   private final String[] values;
 
@@ -28,21 +29,28 @@ public final class Caller {
    * @param groups the supplementary groups, sorted (the primary gid need not be among them)
    * @param user the user name of {@code uid}, or null if it has none
    * @param unit the systemd unit, or null if the caller is in none
+   * @param unitUnknown whether the caller's unit could not be told (then {@code unit} is null)
    */
-  public Caller(long uid, long gid, long pid, long[] groups, String user, String unit) {
+  public Caller(long uid, long gid, long pid, long[] groups, String user, String unit, boolean unitUnknown) {
     this.uid = uid;
     this.gid = gid;
     this.pid = pid;
     this.groups = groups == null ? NO_GROUPS : groups.clone();
     Arrays.sort(this.groups);
     this.user = user;
-    this.unit = unit;
+    this.unit = unitUnknown ? null : unit;
+    this.unitUnknown = unitUnknown;
     this.values = new String[Variable.values().length];
     values[Variable.UID.ordinal()] = Long.toString(uid);
     values[Variable.GID.ordinal()] = Long.toString(gid);
     values[Variable.USER.ordinal()] = usable(user);
     values[Variable.UNIT.ordinal()] = usable(unit);
     values[Variable.INSTANCE.ordinal()] = usable(instanceOf(unit));
+  }
+
+  /** A caller whose unit is known ({@code unit}, or none if null). */
+  public Caller(long uid, long gid, long pid, long[] groups, String user, String unit) {
+    this(uid, gid, pid, groups, user, unit, false);
   }
 
   /** A caller with no supplementary groups, no user name and no unit. */
@@ -88,6 +96,15 @@ public final class Caller {
     return unit;
   }
 
+  /**
+   * Whether the caller's unit could not be told: the process that connected was gone before its
+   * cgroup was read, or the cgroup cannot be read here. Such a caller gets no allow that depends on
+   * a unit, and is held to every deny that might (see {@link Policy#decide}).
+   */
+  public boolean unitUnknown() {
+    return unitUnknown;
+  }
+
   /** Whether {@code g} is the caller's primary group or one of its supplementary groups. */
   public boolean inGroup(long g) {
     return g == gid || Arrays.binarySearch(groups, g) >= 0;
@@ -122,6 +139,6 @@ public final class Caller {
   @Override
   public String toString() {
     return "uid " + uid + (user != null ? " (" + user + ")" : "") + ", gid " + gid
-        + (groups.length > 0 ? ", groups " + Arrays.toString(groups) : "") + (unit != null ? ", unit " + unit : "");
+        + (groups.length > 0 ? ", groups " + Arrays.toString(groups) : "") + (unit != null ? ", unit " + unit : "") + (unitUnknown ? ", unit unknown" : "");
   }
 }

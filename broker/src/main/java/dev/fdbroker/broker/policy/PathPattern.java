@@ -41,11 +41,20 @@ public final class PathPattern {
    * vars}. It matches exactly the component the caller's values spell, and nothing when the caller
    * lacks one of them; a value is never a pattern (its {@code *} is a star).
    */
-  record Template(String text, String[] literals, Variable[] vars) implements Segment {
+  record Template(String text, String[] literals, Variable[] vars, boolean unitDependent) implements Segment {
+    Template(String text, String[] literals, Variable[] vars) {
+      this(text, literals, vars, java.util.Arrays.stream(vars).anyMatch(Variable::isUnits));
+    }
+
     /** Whether {@code path} from {@code start} to {@code end}, one component, is this caller's. */
     boolean matches(String path, int start, int end, Caller caller) {
       if (caller == null) {
         return false;
+      }
+      if (caller.unitUnknown() && unitDependent) {
+        // Any value the unit might have: wide enough for a deny to bind; Policy.decide drops
+        // the allows this matches, which would otherwise grant on a guess.
+        return true;
       }
       int at = start;
       for (int i = 0; i < vars.length; i++) {
@@ -158,6 +167,11 @@ public final class PathPattern {
 
   public String text() {
     return text;
+  }
+
+  /** Whether the pattern holds ${unit} or ${instance}. */
+  public boolean dependsOnUnit() {
+    return variables.contains(Variable.UNIT) || variables.contains(Variable.INSTANCE);
   }
 
   /** The variables the pattern holds; empty for most. */

@@ -27,8 +27,8 @@ public final class Policy {
     this.rules = List.copyOf(rules);
     this.warnings = List.copyOf(warnings);
     this.usesUnits = rules.stream().anyMatch(r -> !r.units().isEmpty()
-        || r.allow().stream().anyMatch(Policy::needsUnit)
-        || r.deny().stream().anyMatch(Policy::needsUnit));
+        || r.allow().stream().anyMatch(PathPattern::dependsOnUnit)
+        || r.deny().stream().anyMatch(PathPattern::dependsOnUnit));
     this.limits = limits;
     this.observability = observability;
     int count = 0;
@@ -95,7 +95,7 @@ public final class Policy {
     int[] best = {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE};
     trie.match(path, caller, id -> {
       Entry e = entries[id];
-      if (e.rule().appliesTo(caller)) {
+      if (applies(e, caller)) {
         // Ids follow policy order, so the lowest is the first rule (and its first pattern).
         int slot = e.deny() ? 0 : e.rule().ownerIsCaller() ? 2 : 1;
         best[slot] = Math.min(best[slot], id);
@@ -114,8 +114,20 @@ public final class Policy {
     return new Decision.NoRuleAllows();
   }
 
-  private static boolean needsUnit(PathPattern p) {
-    return p.variables().contains(Variable.UNIT) || p.variables().contains(Variable.INSTANCE);
+  /**
+   * Whether an entry counts for the caller. A caller whose unit cannot be told is held to the
+   * denies of every rule that names units, and to every deny pattern that depends on the unit (as
+   * if its unit were any), and gets no allow that depends on the unit: not knowing can only take
+   * files away, never grant them, whichever process connected.
+   */
+  private static boolean applies(Entry e, Caller caller) {
+    if (!caller.unitUnknown()) {
+      return e.rule().appliesTo(caller);
+    }
+    if (e.deny()) {
+      return e.rule().appliesTo(caller) || !e.rule().units().isEmpty() || e.pattern().dependsOnUnit();
+    }
+    return e.rule().appliesTo(caller) && !e.pattern().dependsOnUnit();
   }
 
   /** The file this policy was read from, as given. */

@@ -17,6 +17,11 @@ public enum Variable {
     this.key = key;
   }
 
+  /** Whether the value comes from the caller's systemd unit. */
+  boolean isUnits() {
+    return this == UNIT || this == INSTANCE;
+  }
+
   /** The name between the braces. */
   public String key() {
     return key;

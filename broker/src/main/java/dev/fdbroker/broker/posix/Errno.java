@@ -4,6 +4,7 @@ package dev.fdbroker.broker.posix;
 public final class Errno {
   public static final int EPERM = 1;
   public static final int ENOENT = 2;
+  public static final int ESRCH = 3;
   public static final int EINTR = 4;
   public static final int EIO = 5;
   public static final int ENXIO = 6;
@@ -20,6 +21,7 @@ public final class Errno {
   public static final int ERANGE = 34;
   public static final int ENAMETOOLONG = 36;
   public static final int ENOSYS = 38;
+  public static final int ENOPROTOOPT = 92;
   public static final int ELOOP = 40;
   public static final int EOVERFLOW = 75;
   public static final int EOPNOTSUPP = 95;
@@ -31,6 +33,7 @@ public final class Errno {
     return switch (errno) {
       case EPERM -> "EPERM";
       case ENOENT -> "ENOENT";
+      case ESRCH -> "ESRCH";
       case EINTR -> "EINTR";
       case EIO -> "EIO";
       case ENXIO -> "ENXIO";
@@ -47,6 +50,7 @@ public final class Errno {
       case ERANGE -> "ERANGE";
       case ENAMETOOLONG -> "ENAMETOOLONG";
       case ENOSYS -> "ENOSYS";
+      case ENOPROTOOPT -> "ENOPROTOOPT";
       case ELOOP -> "ELOOP";
       case EOVERFLOW -> "EOVERFLOW";
       case EOPNOTSUPP -> "EOPNOTSUPP";

@@ -49,6 +49,7 @@ public final class Posix {
   private static final long SYS_GETSOCKOPT;
   private static final long SYS_RECVFROM;
   private static final long SYS_CLOSE;
+  private static final long SYS_OPEN_BY_HANDLE_AT;
   private static final long OPEN_HOW_SIZE = 24;
   private static final int AT_EMPTY_PATH = 0x1000;
   private static final int STATX_BASIC_STATS = 0x7ff;
@@ -77,6 +78,7 @@ public final class Posix {
       SYS_GETSOCKOPT = 55;
       SYS_RECVFROM = 45;
       SYS_CLOSE = 3;
+      SYS_OPEN_BY_HANDLE_AT = 304;
     } else { // asm-generic/unistd.h
       SYS_OPENAT = 56;
       SYS_STATX = 291;
@@ -84,6 +86,7 @@ public final class Posix {
       SYS_GETSOCKOPT = 209;
       SYS_RECVFROM = 207;
       SYS_CLOSE = 57;
+      SYS_OPEN_BY_HANDLE_AT = 265;
     }
   }
 
@@ -468,6 +471,64 @@ public final class Posix {
       MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
       long r = syscall(capture, SYS_PIDFD_SEND_SIGNAL, pidfd, 0, 0, 0, 0, 0);
       return r == 0 || errno(capture) == Errno.EPERM;
+    }
+  }
+
+  /** _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info of 64 bytes), the same on every architecture. */
+  private static final long PIDFD_GET_INFO = 0xC040FF0BL;
+  private static final long PIDFD_INFO_SIZE = 64;
+  private static final long PIDFD_INFO_CGROUPID = 1L << 2;
+  /** The handle type of a kernfs (cgroup) directory: its 64-bit id. */
+  private static final int FILEID_KERNFS = 0xfe;
+  private static final long SYS_PIDFD_OPEN = 434;
+
+  /**
+   * The id of the cgroup v2 the process of {@code pidfd} is in, from the kernel
+   * (ioctl PIDFD_GET_INFO, Linux 6.13+): read from the process itself, so no pid and no /proc is
+   * involved. Returns the id (positive), or {@code -errno}: ESRCH once the process is reaped,
+   * ENOTTY or EINVAL where the kernel has no such ioctl, EOPNOTSUPP if it gave no cgroup.
+   */
+  public static long pidfdCgroupId(int pidfd) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      MemorySegment info = arena.allocate(PIDFD_INFO_SIZE, 8);
+      info.set(JAVA_LONG, 0, PIDFD_INFO_CGROUPID);
+      long r = syscall(capture, SYS_IOCTL, pidfd, PIDFD_GET_INFO, info.address(), 0, 0, 0);
+      if (r < 0) {
+        return -errno(capture);
+      }
+      if ((info.get(JAVA_LONG, 0) & PIDFD_INFO_CGROUPID) == 0) {
+        return -Errno.EOPNOTSUPP;
+      }
+      return info.get(JAVA_LONG, 8);
+    }
+  }
+
+  /**
+   * Opens the cgroup directory with id {@code cgroupId} on the cgroup v2 mount {@code mountFd}
+   * (open_by_handle_at(2), which needs CAP_DAC_READ_SEARCH). Returns the descriptor (the caller
+   * closes it), or {@code -errno} (ESTALE: no such cgroup any more).
+   */
+  public static int openCgroupById(int mountFd, long cgroupId) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      // struct file_handle { u32 handle_bytes; int handle_type; u64 id; }
+      MemorySegment handle = arena.allocate(16, 8);
+      handle.set(JAVA_INT, 0, 8);
+      handle.set(JAVA_INT, 4, FILEID_KERNFS);
+      handle.set(JAVA_LONG, 8, cgroupId);
+      long r = syscall(capture, SYS_OPEN_BY_HANDLE_AT, mountFd, handle.address(),
+          O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+      return r < 0 ? -errno(capture) : (int) r;
+    }
+  }
+
+  /** pidfd_open(2) of {@code pid}: a pidfd (the caller closes it), or {@code -errno}. */
+  public static int pidfdOpen(long pid) {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+      long r = syscall(capture, SYS_PIDFD_OPEN, pid, 0, 0, 0, 0, 0);
+      return r < 0 ? -errno(capture) : (int) r;
     }
   }
 

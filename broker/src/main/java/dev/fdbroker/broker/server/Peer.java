@@ -24,17 +24,25 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
    */
   static Peer of(long connection, int socketFd, Caller kernel, UserNames users, boolean withUnit) {
     long[] groups = dev.fdbroker.broker.posix.Posix.peerGroups(socketFd);
-    String unit = withUnit ? CallerUnit.of(socketFd, kernel.pid()) : null;
-    Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), unit);
-    return new Peer(connection, caller, executable(kernel.pid()), withUnit);
+    Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), null);
+    Peer peer = new Peer(connection, caller, executable(kernel.pid()), false);
+    return withUnit ? peer.withUnit(socketFd) : peer;
   }
 
   /** This peer with its unit looked for: once, when a policy that names units first meets it. */
   Peer withUnit(int socketFd) {
     Caller c = caller;
-    String unit = CallerUnit.of(socketFd, c.pid());
-    return new Peer(connection, new Caller(c.uid(), c.gid(), c.pid(), c.groups(), c.user(), unit), executable, true);
+    CallerUnit.Found found = CallerUnit.of(socketFd, c.pid());
+    String unit = found instanceof CallerUnit.Found.Unit u ? u.name() : null;
+    boolean unknown = found instanceof CallerUnit.Found.Unknown;
+    if (found instanceof CallerUnit.Found.Unknown u) {
+      log.debug("connection {}: the caller's unit cannot be told: {}", connection, u.why());
+    }
+    return new Peer(connection, new Caller(c.uid(), c.gid(), c.pid(), c.groups(), c.user(), unit, unknown),
+        executable, true);
   }
+
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Peer.class);
 
   private static String executable(long pid) {
     try {

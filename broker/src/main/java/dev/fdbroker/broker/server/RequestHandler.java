@@ -34,7 +34,6 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class RequestHandler {
   static final String DENIED_MESSAGE = "not allowed by policy";
-  static final String OWNER_MESSAGE = "not allowed by policy: the rule allows only files the caller owns";
 
   private final CurrentPolicy policy;
   private final SecureOpener opener;
@@ -216,26 +215,14 @@ final class RequestHandler {
     if (!decision.allowed()) {
       return new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, DENIED_MESSAGE), "deny", rule);
     }
-    return switch (opener.open(path)) {
-      case OpenOutcome.Opened opened when ownedByOther(decision, opened, peer) -> {
-        // Checked on the file opened, so that no rename after the decision can swap in another's.
-        Posix.closePair(opened.pin(), opened.fd());
-        yield new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, OWNER_MESSAGE), "allow", rule);
-      }
+    long owner = decision instanceof Decision.Allowed a && a.rule().ownerIsCaller()
+        ? peer.caller().uid() : SecureOpener.ANY_OWNER;
+    return switch (opener.open(path, owner)) {
       case OpenOutcome.Opened opened ->
           new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size()), "allow", rule, opened.pin());
       case OpenOutcome.Refused refused ->
           new PathOutcome(new FileResult.Refused(path, refused.code(), refused.message()), "allow", rule);
     };
-  }
-
-  /**
-   * Whether the only rules allowing the file grant what the caller owns ({@code owner: caller}),
-   * and someone else owns it. Invariant: such a file is never sent.
-   */
-  private static boolean ownedByOther(Decision decision, OpenOutcome.Opened opened, Peer peer) {
-    return decision instanceof Decision.Allowed a && a.rule().ownerIsCaller()
-        && opened.stat().owner() != peer.caller().uid();
   }
 
   /**

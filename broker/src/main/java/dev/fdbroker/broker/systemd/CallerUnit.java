@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.systemd;
 
+import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,16 +9,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The systemd unit a caller runs in, from the cgroup of the process that connected: the first
- * component of its cgroup v2 path (the {@code 0::} line of /proc/PID/cgroup) below the slices, if
- * it is a {@code .service} or a {@code .scope}, as systemd itself names a process's unit. A
- * sub-cgroup is still its unit's, whatever it is called: a unit with {@code Delegate=yes} may make
- * sub-cgroups of any name, {@code render-worker@tenant2.service} too, so only the component
- * systemd made can say which unit it is.
+ * The systemd unit a caller runs in, from the cgroup v2 of the process that connected: the first
+ * component of its cgroup path below the slices, if it is a {@code .service} or a {@code .scope},
+ * as systemd itself names a process's unit. A sub-cgroup is still its unit's, whatever it is
+ * called: a unit with {@code Delegate=yes} may make sub-cgroups of any name, {@code
+ * render-worker@tenant2.service} too, so only the component systemd made can say which unit it is.
  *
- * <p>Invariant: a unit is only ever taken from the connecting process itself. Its pid could name
- * another process once it exits, so the pid is read through a pidfd from SO_PEERPIDFD, and the
- * cgroup counts only if that pidfd still names a live process after the cgroup was read.
+ * <p>Invariant: a unit is only ever taken from the connecting process itself, held by the pidfd
+ * SO_PEERPIDFD gives, which can never come to name another process. Its cgroup is asked of the
+ * pidfd (PIDFD_GET_INFO, Linux 6.13+), so no pid and no /proc is involved, and turned into a path
+ * on the cgroup v2 mount (open_by_handle_at, with CAP_DAC_READ_SEARCH). On older kernels the cgroup
+ * is read from /proc/PID/cgroup, and counts only if the pidfd still names a live process after the
+ * read. Whatever cannot be told is {@link Found.Unknown}, never a guess.
  */
 public final class CallerUnit {
   /** /proc/PID/cgroup is a few lines; more than this is not a cgroup file. */
@@ -25,45 +28,209 @@ public final class CallerUnit {
 
   private CallerUnit() {}
 
+  /** What the broker could tell of a caller's unit. */
+  public sealed interface Found permits Found.Unit, Found.NoUnit, Found.Unknown {
+    /** In this unit. */
+    record Unit(String name) implements Found {}
+
+    /** In a cgroup that is no unit (the root, or one systemd did not make). */
+    record NoUnit() implements Found {}
+
+    /** Cannot be told: the process that connected is gone, or its cgroup cannot be read here. */
+    record Unknown(String why) implements Found {}
+  }
+
+  /** The cgroup v2 mount, found and opened once. */
+  private static final class Mount {
+    /** A read-only descriptor of the mount, or -1 if there is none (or /proc/self/mountinfo is unreadable). */
+    static final int FD;
+    /** Where it is mounted, as this process sees it. */
+    static final String POINT;
+    /** The cgroup path of the mount's root (not "/" inside a cgroup namespace or for a bind mount). */
+    static final String ROOT;
+
+    static {
+      String point = null;
+      String root = "/";
+      try {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+          // id parent major:minor root mount-point options [optional fields] - fstype source super-options
+          String[] f = line.split(" ");
+          int dash = java.util.Arrays.asList(f).indexOf("-");
+          if (dash > 0 && dash + 1 < f.length && f[dash + 1].equals("cgroup2")) {
+            root = unescape(f[3]);
+            point = unescape(f[4]);
+            break;
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        point = null;
+      }
+      // open_by_handle_at takes no O_PATH descriptor (EBADF): a plain read-only one of the directory.
+      int fd = point == null ? -1 : Posix.openat(Posix.AT_FDCWD, point, Posix.O_RDONLY | Posix.O_DIRECTORY | Posix.O_CLOEXEC);
+      FD = fd < 0 ? -1 : fd;
+      POINT = point;
+      ROOT = root;
+    }
+
+    /** mountinfo writes space, tab, newline and backslash as octal escapes. */
+    private static String unescape(String s) {
+      StringBuilder b = new StringBuilder();
+      for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i);
+        if (c == '\\' && i + 3 < s.length()) {
+          b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+          i += 3;
+        } else {
+          b.append(c);
+        }
+      }
+      return b.toString();
+    }
+  }
+
   /**
    * The unit of the process that connected on {@code socketFd}, whose pid the kernel gave as
-   * {@code pid}; null if it is in none, is gone, or cannot be told (a kernel before 6.5).
+   * {@code pid}.
    */
-  public static String of(int socketFd, long pid) {
+  public static Found of(int socketFd, long pid) {
     int pidfd = Posix.peerPidfd(socketFd);
     if (pidfd < 0) {
-      return null; // reaped already, or no SO_PEERPIDFD: no unit rather than a guess
+      return new Found.Unknown(-pidfd == Errno.ENOPROTOOPT ? "this kernel has no SO_PEERPIDFD (Linux 6.5+)"
+          : "the process that connected is gone (" + Errno.name(-pidfd) + ")");
     }
     try {
-      String cgroup = read(Path.of("/proc", Long.toString(pid), "cgroup"));
-      // Read, then checked: had the process been reaped before the read, the pid could have named
-      // another; alive now, it was alive throughout, and the pid was its own.
-      if (cgroup == null || !Posix.pidfdNamesLiveProcess(pidfd)) {
-        return null;
-      }
-      return unitOf(cgroup);
+      return ofPidfd(pidfd, pid);
     } finally {
       Posix.close(pidfd);
     }
   }
 
+  private static Found ofPidfd(int pidfd, long pid) {
+    long id = Posix.pidfdCgroupId(pidfd);
+    if (id > 0) {
+      String path = cgroupPath(id);
+      return path == null ? new Found.Unknown("cgroup " + id + " cannot be opened on the cgroup v2 mount")
+          : classify(path);
+    }
+    if (-id == Errno.ESRCH) {
+      return new Found.Unknown("the process that connected is gone");
+    }
+    // A kernel before 6.13: read the pid's cgroup from /proc, then make sure the pid was its own.
+    String cgroup = read(Path.of("/proc", Long.toString(pid), "cgroup"));
+    if (cgroup == null) {
+      return new Found.Unknown("/proc/" + pid + "/cgroup cannot be read (hidden by ProtectProc=?)");
+    }
+    // Alive now, it was alive throughout the read, and the pid was its own.
+    if (!Posix.pidfdNamesLiveProcess(pidfd)) {
+      return new Found.Unknown("the process that connected is gone");
+    }
+    String path = v2Path(cgroup);
+    return path == null ? new Found.Unknown("no cgroup v2 line in /proc/" + pid + "/cgroup") : classify(path);
+  }
+
+  private static Found classify(String cgroupPath) {
+    String unit = unitOfPath(cgroupPath);
+    return unit == null ? new Found.NoUnit() : new Found.Unit(unit);
+  }
+
+  /** The cgroup path of cgroup {@code id}, from the root of the hierarchy; or null. */
+  private static String cgroupPath(long id) {
+    if (Mount.FD < 0) {
+      return null;
+    }
+    int fd = Posix.openCgroupById(Mount.FD, id);
+    if (fd < 0) {
+      return null;
+    }
+    try {
+      String where = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+      String point = Mount.POINT.equals("/") ? "" : Mount.POINT;
+      if (!where.equals(Mount.POINT) && !where.startsWith(point + "/")) {
+        return null;
+      }
+      String below = where.substring(point.length());
+      return (Mount.ROOT.equals("/") ? "" : Mount.ROOT) + (below.isEmpty() ? "/" : below);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    } finally {
+      Posix.close(fd);
+    }
+  }
+
   private static String read(Path file) {
     try (InputStream in = Files.newInputStream(file)) {
-      byte[] bytes = in.readNBytes(MAX_BYTES);
-      return new String(bytes, StandardCharsets.UTF_8);
+      return new String(in.readNBytes(MAX_BYTES), StandardCharsets.UTF_8);
     } catch (IOException | RuntimeException e) {
       return null;
     }
   }
 
-  /** The unit named by the {@code 0::} line of a /proc/PID/cgroup text, or null. */
-  public static String unitOf(String procCgroup) {
+  /**
+   * Why this broker cannot tell callers' units, or null if it can: said at start and at reload
+   * when the policy names units, since every such caller would then be {@link Found.Unknown}.
+   */
+  public static String problem() {
+    int self = Posix.pidfdOpen(ProcessHandle.current().pid());
+    if (self < 0) {
+      return "pidfds do not work here (" + Errno.name(-self) + "), so no caller's unit can be known";
+    }
+    try {
+      long id = Posix.pidfdCgroupId(self);
+      if (id > 0) {
+        if (Mount.FD < 0) {
+          return "no cgroup v2 mount was found in /proc/self/mountinfo, so no caller's unit can be known";
+        }
+        int fd = Posix.openCgroupById(Mount.FD, id);
+        if (fd < 0) {
+          return "a cgroup cannot be opened by its id (" + Errno.name(-fd) + "; it needs CAP_DAC_READ_SEARCH), "
+              + "so no caller's unit can be known";
+        }
+        Posix.close(fd);
+        return null;
+      }
+      // Before Linux 6.13: callers' /proc/PID/cgroup must be readable, and SO_PEERPIDFD there (6.5).
+      if (procHidesOthers()) {
+        return "this kernel has no PIDFD_GET_INFO (Linux 6.13+), and /proc hides other users' processes "
+            + "(hidepid, ProtectProc=), so no other user's unit can be known: on this kernel give the service "
+            + "ProtectProc=default (systemctl edit fdbroker)";
+      }
+      return null;
+    } finally {
+      Posix.close(self);
+    }
+  }
+
+  private static boolean procHidesOthers() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String[] f = line.split(" ");
+        if (f.length > 4 && f[4].equals("/proc") && line.contains(" - proc ")) {
+          String superOptions = line.substring(line.lastIndexOf(' ') + 1);
+          return superOptions.contains("hidepid=") && !superOptions.contains("hidepid=0")
+              && !superOptions.contains("hidepid=off");
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+    return false;
+  }
+
+  /** The cgroup v2 path in a /proc/PID/cgroup text (its {@code 0::} line), or null. */
+  static String v2Path(String procCgroup) {
     for (String line : procCgroup.split("\n")) {
       if (line.startsWith("0::/")) {
-        return unitOfPath(line.substring(3));
+        return line.substring(3);
       }
     }
     return null;
+  }
+
+  /** The unit named by a /proc/PID/cgroup text, or null. */
+  public static String unitOf(String procCgroup) {
+    String path = v2Path(procCgroup);
+    return path == null ? null : unitOfPath(path);
   }
 
   /**
@@ -71,10 +238,6 @@ public final class CallerUnit {
    * scope; else null (a cgroup systemd did not make, or the root).
    */
   static String unitOfPath(String path) {
-    // A process in a removed cgroup shows the path with this suffix; the unit it names is gone.
-    if (path.endsWith(" (deleted)")) {
-      return null;
-    }
     for (String component : path.split("/")) {
       if (component.isEmpty() || (component.endsWith(".slice") && component.length() > ".slice".length())) {
         continue;

@@ -57,6 +57,23 @@ class SecureOpenerTest {
     throw new AssertionError("no flags in fdinfo");
   }
 
+  /**
+   * A file granted only to its owner is judged on the pin: another's file is refused before it is
+   * ever opened for reading (inotify would see that open), and the owner's is opened.
+   */
+  @ParameterizedTest
+  @MethodSource("openers")
+  void aFileForItsOwnerOnlyIsRefusedToOthersBeforeItIsOpened(SecureOpener opener) throws Exception {
+    Path file = dir.resolve("file.txt");
+    long owner = ((Number) Files.getAttribute(file, "unix:uid")).longValue();
+    OpenOutcome.Refused r = assertInstanceOf(OpenOutcome.Refused.class, opener.open(file.toString(), owner + 1));
+    assertEquals(ErrorCode.DENIED, r.code());
+    assertEquals(SecureOpener.OWNER_MESSAGE, r.message());
+    OpenOutcome.Opened opened = assertInstanceOf(OpenOutcome.Opened.class, opener.open(file.toString(), owner));
+    assertEquals(owner, opened.stat().owner());
+    Posix.closePair(opened.pin(), opened.fd());
+  }
+
   @ParameterizedTest
   @MethodSource("openers")
   void opensARegularFileReadOnly(SecureOpener opener) throws Exception {

@@ -98,6 +98,47 @@ class CallerRulesTest {
     assertFalse(p.decide(inUnit(0, "xbackup.service"), "/srv/backup/xbackup.service/x").allowed());
   }
 
+  /**
+   * A caller whose unit cannot be told (its connecting process gone, its cgroup unreadable) gets no
+   * allow that depends on a unit, and is held to every deny that might: shedding the unit, by
+   * connecting from a process that exits, must never shed a deny.
+   */
+  @Test
+  void aCallerWhoseUnitIsUnknownIsHeldToUnitDeniesAndGetsNoUnitAllows() throws Exception {
+    Policy p = load("""
+        rules:
+          - name: tenants
+            units: ["render-worker@*.service"]
+            allow: ["/srv/tenants/${instance}/**"]
+            deny: ["/srv/secret/**"]
+          - name: by-uid
+            users: [7]
+            allow: ["/srv/secret/**", "/srv/tenants/**", "/srv/spool/**"]
+            deny: ["/srv/spool/${instance}/**"]
+        """);
+    Caller unknown = new Caller(7, 7, 1, new long[0], null, null, true);
+    Caller none = new Caller(7, 7, 1, new long[0], null, null, false);
+    Caller tenant = new Caller(7, 7, 1, new long[0], null, "render-worker@t1.service", false);
+    assertInstanceOf(Decision.Denied.class, p.decide(unknown, "/srv/secret/key"), "a unit rule's deny binds");
+    assertTrue(p.decide(none, "/srv/secret/key").allowed(), "a caller in no unit is not a unit rule's");
+    assertFalse(p.decide(tenant, "/srv/secret/key").allowed());
+    assertInstanceOf(Decision.Denied.class, p.decide(unknown, "/srv/spool/anything/x"),
+        "a deny with ${instance} binds as if the instance were any");
+    assertTrue(p.decide(none, "/srv/spool/anything/x").allowed(), "no unit: the pattern matches nothing");
+    assertTrue(p.decide(tenant, "/srv/spool/t2/x").allowed());
+    assertFalse(p.decide(tenant, "/srv/spool/t1/x").allowed());
+    Decision d = p.decide(unknown, "/srv/tenants/t1/x");
+    assertEquals("by-uid", ((Decision.Allowed) d).rule().name(), "only the allow that needs no unit counts");
+    Policy unitOnly = load("""
+        rules:
+          - name: tenants
+            units: ["render-worker@*.service"]
+            allow: ["/srv/tenants/${instance}/**", "/srv/fonts/**"]
+        """);
+    assertFalse(unitOnly.decide(unknown, "/srv/fonts/a").allowed(), "no unit allow for an unknown unit");
+    assertFalse(unitOnly.decide(unknown, "/srv/tenants/t1/a").allowed());
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"", ".", "..", "a/b", "/"})
   void aValueThatIsNotOneComponentMatchesNothing(String instance) throws Exception {
