@@ -161,6 +161,10 @@ final class PolicyCompiler {
       errors.add(new ConfigException(file, at, "include", dir + " is not a directory"));
       return;
     }
+    String open = PolicyLint.writableByOthers(dir);
+    if (open != null) {
+      warnings.add(new ConfigWarning(file, at, "include", open));
+    }
     List<Path> dropIns;
     try (Stream<Path> listing = Files.list(dir)) {
       dropIns = listing.filter(PolicyCompiler::isDropInName)
@@ -177,6 +181,10 @@ final class PolicyCompiler {
     }
     for (Path dropIn : dropIns) {
       file = dropIn.toString();
+      String writable = PolicyLint.writableByOthers(dropIn);
+      if (writable != null) {
+        warnings.add(new ConfigWarning(file, null, "", writable));
+      }
       try {
         MapNode top = map(ConfigReader.read(dropIn, file), "", "a mapping with \"rules\"");
         checkKeys(top, "", DROP_IN_KEYS, " (a drop-in holds rules only; limits, metrics and audit belong in the main "

@@ -60,8 +60,27 @@ final class PolicyLint {
           : "starts with '**', so it can match under /proc, /sys and /dev: " + problem;
       case PathPattern.Glob g -> KERNEL_TREES.stream().anyMatch(g::matches)
           ? "'" + g.text() + "' matches /proc, /sys or /dev: " + problem : null;
-      case PathPattern.Template t -> null;
+      case PathPattern.Template t -> "its first component is a variable: a caller whose " + t.text()
+          + " is proc, sys or dev reaches there: " + problem;
     };
+  }
+
+  /**
+   * Why a drop-in directory or file is a door into the policy, or null: whoever may write it
+   * writes rules.
+   */
+  static String writableByOthers(java.nio.file.Path p) {
+    try {
+      java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = java.nio.file.Files.getPosixFilePermissions(p);
+      if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+          || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+        return p + " is writable by its group or by everyone ("
+            + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "): whoever can write it can write rules";
+      }
+    } catch (java.io.IOException | UnsupportedOperationException e) {
+      return null;
+    }
+    return null;
   }
 
   /** A wildcard within the first two components: most of a host, or everyone's homes. */

@@ -304,6 +304,7 @@ class CallerRulesTest {
       "users: [1]\\n    allow: ['/t/${instance}']  | 4:13: rules[0].allow[0]: warning: ${instance} is set only for callers in a systemd unit",
       "groups: [0]\\n    allow: ['/t/${unit}/**']  | 4:13: rules[0].allow[0]: warning: ${unit} is set only",
       "units: [a.service]\\n    allow: ['/t/${instance}'] | 4:13: rules[0].allow[0]: warning: ${instance} is set only for instances",
+      "users: [1]\\n    allow: ['/${user}/**']   | 4:13: rules[0].allow[0]: warning: its first component is a variable",
   })
   void warningsDoNotFailAPolicy(String rule, String expected) {
     PolicyCheck check = check("rules:\n  - name: r\n    " + rule.replace("\\n", "\n") + "\n");
@@ -340,6 +341,19 @@ class CallerRulesTest {
     PolicyCheck check = check("rules: [{name: r, users: [1], allow: ['" + pattern + "']}]\n");
     assertEquals(1, check.errors().size());
     assertTrue(check.errors().get(0).problem().startsWith(expected), check.errors().get(0).getMessage());
+  }
+
+  @Test
+  void dropInsWritableByOthersAreWarnedOf() throws Exception {
+    Path d = Files.createDirectory(dir.resolve("policy.d"));
+    Path dropIn = Files.writeString(d.resolve("a.yaml"), "rules: [{name: a, users: [1], allow: [/a]}]\n");
+    Files.setPosixFilePermissions(d, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    Files.setPosixFilePermissions(dropIn, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--"));
+    PolicyCheck check = check("include: policy.d\nrules: []\n");
+    assertEquals(List.of(), check.errors());
+    assertEquals(2, check.warnings().size(), check.warnings().toString());
+    assertTrue(check.warnings().get(0).toString().contains(d + " is writable by its group or by everyone"));
+    assertTrue(check.warnings().get(1).toString().startsWith(dropIn + ": warning: " + dropIn + " is writable"));
   }
 
   @Test
