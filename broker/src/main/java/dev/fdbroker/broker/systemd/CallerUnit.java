@@ -8,10 +8,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The systemd unit a caller runs in, from the cgroup of the process that connected: the last
+ * The systemd unit a caller runs in, from the cgroup of the process that connected: the first
  * component of its cgroup v2 path (the {@code 0::} line of /proc/PID/cgroup) that ends in {@code
- * .service} or {@code .scope}, so a delegated sub-cgroup of {@code foo.service} is still {@code
- * foo.service}.
+ * .service} or {@code .scope}, as systemd itself reads a unit from a path, so a delegated
+ * sub-cgroup of {@code foo.service} is still {@code foo.service}, whatever its name.
+ *
+ * <p>Invariant: the unit is the one the system's manager made. Below a unit's cgroup, names are
+ * the unit's to choose: a service with Delegate=yes can make {@code foo.service/bar.service}, and
+ * every user's manager makes its units below {@code user@UID.service}. Were the last such
+ * component taken, any of them could pass as any unit it liked.
  *
  * <p>Invariant: a unit is only ever taken from the connecting process itself. Its pid could name
  * another process once it exits, so the pid is read through a pidfd from SO_PEERPIDFD, and the
@@ -64,19 +69,18 @@ public final class CallerUnit {
     return null;
   }
 
-  /** The last component of a cgroup path that is a service or a scope, or null. */
+  /** The first component of a cgroup path that is a service or a scope, or null. */
   static String unitOfPath(String path) {
     // A process in a removed cgroup shows the path with this suffix; the unit it names is gone.
     if (path.endsWith(" (deleted)")) {
       return null;
     }
-    String unit = null;
     for (String component : path.split("/")) {
       if ((component.endsWith(".service") && component.length() > ".service".length())
           || (component.endsWith(".scope") && component.length() > ".scope".length())) {
-        unit = component;
+        return component;
       }
     }
-    return unit;
+    return null;
   }
 }

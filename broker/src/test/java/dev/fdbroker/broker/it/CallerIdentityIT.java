@@ -218,6 +218,34 @@ class CallerIdentityIT {
   }
 
   /**
+   * Guards against a unit a caller can name itself. Whoever may make cgroups below a unit's (a
+   * service with Delegate=yes, such as a container runtime; every user, below its own user@UID.service,
+   * through systemd --user or systemd-run --user) can give them any name, a unit's included. The
+   * unit that holds a process is the first service or scope on its path, the one the system's
+   * manager made (as systemd itself reads it): a sub-cgroup named render-worker@tenant2.service
+   * below tenant1's service is still tenant1's, and a user's own render-worker@tenant2.service is
+   * user@UID.service, which no units rule here names.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"test", "host"})
+  void aSubCgroupNamedLikeAnotherUnitIsStillTheUnitAboveIt(String shape) throws Exception {
+    String[] paths = {"srv/tenants/tenant1/f.txt", "srv/tenants/tenant2/f.txt"};
+    List<String> asNobody = as(NOBODY, NOGROUP, List.of());
+    try (Cgroups cgroups = new Cgroups()) {
+      Path spoof = cgroups.make(UNIT_T1 + "/render-worker@tenant2.service");
+      Path deeper = cgroups.make(UNIT_T1 + "/payload.slice/render-worker@tenant2.scope");
+      Path userUnit = cgroups.make("user.slice/user-" + NOBODY + ".slice/user@" + NOBODY + ".service/app.slice/"
+          + "render-worker@tenant2.service");
+      assertEquals(List.of("ok:tenant1", "denied"), ask(shape, Identities.inCgroup(spoof, asNobody), paths),
+          "tenant1's delegated sub-cgroup named as tenant2's service");
+      assertEquals(List.of("ok:tenant1", "denied"), ask(shape, Identities.inCgroup(deeper, asNobody), paths),
+          "tenant1's delegated sub-cgroup, deeper, named as a scope of tenant2's");
+      assertEquals(List.of("denied", "denied"), ask(shape, Identities.inCgroup(userUnit, asNobody), paths),
+          "a user's own unit named as tenant2's service");
+    }
+  }
+
+  /**
    * Guards against ${user} and ${uid} standing for anything but the caller's own values: alice and
    * bob, under one rule, each get their own home's public tree and uid tree and not the other's,
    * nor anything beside the pattern.
