@@ -103,6 +103,9 @@ class PidReuseIT {
     Path root = ItSupport.worldReadableTempDir("fdbroker-pidreuse-");
     Path hostDir = null;
     List<Process> started = new ArrayList<>();
+    // B, which nobody here waits for: held as a handle, which knows B's start time, so that a
+    // later process with B's pid is never the one killed.
+    ProcessHandle[] orphan = {null};
     RunningBroker broker = null;
     boolean stopped = false;
     try (Cgroups cgroups = new Cgroups()) {
@@ -132,6 +135,7 @@ class PidReuseIT {
       Process a = connector(started, t1, broker.socket(), "fork", forA);
       Process d = connector(started, t1, broker.socket(), "stay", forD);
       long bPid = ready(forA, a);
+      orphan[0] = ProcessHandle.of(bPid).orElse(null);
       ready(forD, d);
       assertTrue(a.waitFor(30, TimeUnit.SECONDS), "A exits once it has forked B");
       long aPid = a.pid();
@@ -168,26 +172,36 @@ class PidReuseIT {
       assertEquals(List.of("denied", "ok"), fromD, "D, alive in tenant1 since it connected");
       assertTrue(broker.isAlive(), broker.log());
     } finally {
-      if (stopped && broker != null) {
-        signal(broker, "CONT");
-      }
-      for (Process p : started) {
+      // Each step on its own: a failing one must not leave the broker stopped, or running.
+      try {
+        if (stopped && broker != null) {
+          signal(broker, "CONT");
+        }
+      } finally {
         try {
-          p.getOutputStream().close();
-        } catch (java.io.IOException closedAlready) {
-          // a spawner whose C had the wrong pid, closed when it was given up
+          if (orphan[0] != null) {
+            orphan[0].destroyForcibly();
+          }
+          for (Process p : started) {
+            try {
+              p.getOutputStream().close();
+            } catch (java.io.IOException closedAlready) {
+              // a spawner whose C had the wrong pid, closed when it was given up
+            }
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+              p.destroyForcibly().waitFor();
+            }
+          }
+        } finally {
+          if (broker != null) {
+            broker.close();
+          }
+          if (hostDir != null) {
+            ItSupport.deleteTree(hostDir);
+          }
+          ItSupport.deleteTree(root);
         }
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          p.destroyForcibly().waitFor();
-        }
       }
-      if (broker != null) {
-        broker.close();
-      }
-      if (hostDir != null) {
-        ItSupport.deleteTree(hostDir);
-      }
-      ItSupport.deleteTree(root);
     }
   }
 
