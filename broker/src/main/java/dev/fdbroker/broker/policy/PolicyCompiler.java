@@ -388,7 +388,8 @@ final class PolicyCompiler {
       throw new ConfigException(file, s.location(), field, what + " id " + text + " is out of range (0-" + MAX_ID + ")");
     }
     if (s.kind() != Kind.STRING || text.isEmpty()) {
-      throw mismatch(s, field, "a " + what + " name or numeric id");
+      // Worded as the field's own expectation (a users entry may also be a uid range).
+      throw mismatch(s, field, user ? "a user name, uid or uid range" : "a group name or numeric id");
     }
     try {
       Optional<Long> found = user
