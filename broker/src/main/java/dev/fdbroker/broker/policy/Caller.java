@@ -21,6 +21,7 @@ public final class Caller {
   private final long[] groups;
   private final String user;
   private final String unit;
+  private final boolean unitUnknown;
   /** Indexed by {@link Variable#ordinal()}; null where the caller has no usable value. */
   private final String[] values;
 
@@ -30,6 +31,15 @@ public final class Caller {
    * @param unit the systemd unit, or null if the caller is in none
    */
   public Caller(long uid, long gid, long pid, long[] groups, String user, String unit) {
+    this(uid, gid, pid, groups, user, unit, false);
+  }
+
+  /**
+   * @param unitUnknown the caller may be in a unit, but which could not be learned (its connecting
+   *     process was gone): a policy that names units refuses it everything ({@link Policy#decide})
+   */
+  public Caller(long uid, long gid, long pid, long[] groups, String user, String unit, boolean unitUnknown) {
+    this.unitUnknown = unitUnknown && unit == null;
     this.uid = uid;
     this.gid = gid;
     this.pid = pid;
@@ -88,6 +98,11 @@ public final class Caller {
     return unit;
   }
 
+  /** Whether the caller's unit was looked for and could not be learned (then {@link #unit()} is null). */
+  public boolean unitUnknown() {
+    return unitUnknown;
+  }
+
   /** Whether {@code g} is the caller's primary group or one of its supplementary groups. */
   public boolean inGroup(long g) {
     return g == gid || Arrays.binarySearch(groups, g) >= 0;
@@ -122,6 +137,6 @@ public final class Caller {
   @Override
   public String toString() {
     return "uid " + uid + (user != null ? " (" + user + ")" : "") + ", gid " + gid
-        + (groups.length > 0 ? ", groups " + Arrays.toString(groups) : "") + (unit != null ? ", unit " + unit : "");
+        + (groups.length > 0 ? ", groups " + Arrays.toString(groups) : "") + (unit != null ? ", unit " + unit : "") + (unitUnknown ? ", unit unknown" : "");
   }
 }

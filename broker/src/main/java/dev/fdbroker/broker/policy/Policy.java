@@ -89,8 +89,14 @@ public final class Policy {
    * the same kind, the rule that comes first in the policy is reported. An allow whose rule says
    * {@code owner: caller} grants only what the caller owns ({@link Rule#ownerIsCaller()}, checked
    * on the opened file by the broker); any other allow that matches is preferred to it.
+   *
+   * <p>A caller whose unit could not be learned ({@link Caller#unitUnknown()}) is refused
+   * everything by a policy that names units: no rule can tell whether its unit's denies bind it.
    */
   public Decision decide(Caller caller, String path) {
+    if (usesUnits && caller.unitUnknown()) {
+      return new Decision.NoRuleAllows();
+    }
     // [deny, allow, allow only if the caller owns the file] entry ids
     int[] best = {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE};
     trie.match(path, caller, id -> {

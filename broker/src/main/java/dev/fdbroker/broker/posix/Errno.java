@@ -4,6 +4,7 @@ package dev.fdbroker.broker.posix;
 public final class Errno {
   public static final int EPERM = 1;
   public static final int ENOENT = 2;
+  public static final int ESRCH = 3;
   public static final int EINTR = 4;
   public static final int EIO = 5;
   public static final int ENXIO = 6;
@@ -22,6 +23,7 @@ public final class Errno {
   public static final int ENOSYS = 38;
   public static final int ELOOP = 40;
   public static final int EOVERFLOW = 75;
+  public static final int ENOPROTOOPT = 92;
   public static final int EOPNOTSUPP = 95;
 
   private Errno() {}

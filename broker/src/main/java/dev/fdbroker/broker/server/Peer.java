@@ -24,16 +24,18 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
    */
   static Peer of(long connection, int socketFd, Caller kernel, UserNames users, boolean withUnit) {
     long[] groups = dev.fdbroker.broker.posix.Posix.peerGroups(socketFd);
-    String unit = withUnit ? CallerUnit.of(socketFd, kernel.pid()) : null;
-    Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), unit);
+    CallerUnit.Found unit = withUnit ? CallerUnit.lookup(socketFd, kernel.pid()) : new CallerUnit.Found(null, false);
+    Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), unit.unit(),
+        unit.unknown());
     return new Peer(connection, caller, executable(kernel.pid()), withUnit);
   }
 
   /** This peer with its unit looked for: once, when a policy that names units first meets it. */
   Peer withUnit(int socketFd) {
     Caller c = caller;
-    String unit = CallerUnit.of(socketFd, c.pid());
-    return new Peer(connection, new Caller(c.uid(), c.gid(), c.pid(), c.groups(), c.user(), unit), executable, true);
+    CallerUnit.Found unit = CallerUnit.lookup(socketFd, c.pid());
+    return new Peer(connection, new Caller(c.uid(), c.gid(), c.pid(), c.groups(), c.user(), unit.unit(), unit.unknown()),
+        executable, true);
   }
 
   private static String executable(long pid) {

@@ -1,5 +1,6 @@
 package dev.fdbroker.broker.systemd;
 
+import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,22 +30,45 @@ public final class CallerUnit {
   private CallerUnit() {}
 
   /**
+   * What could be learned of a caller's unit.
+   *
+   * @param unit the unit, or null if the caller is in none (or, on a kernel before 6.5, which has
+   *     no SO_PEERPIDFD, if it cannot be told)
+   * @param unknown the caller may be in a unit, but which cannot be known: the process that
+   *     connected is gone (it exited, maybe after handing the connection on), or its cgroup could
+   *     not be read. A policy that names units must then refuse it everything: were it taken as a
+   *     caller in no unit, a unit's process could shed the unit's denies by vanishing.
+   */
+  public record Found(String unit, boolean unknown) {
+    static final Found NONE = new Found(null, false);
+    static final Found UNKNOWN = new Found(null, true);
+  }
+
+  /**
    * The unit of the process that connected on {@code socketFd}, whose pid the kernel gave as
    * {@code pid}; null if it is in none, is gone, or cannot be told (a kernel before 6.5).
    */
   public static String of(int socketFd, long pid) {
+    return lookup(socketFd, pid).unit();
+  }
+
+  /** The unit of the process that connected on {@code socketFd}, whose pid the kernel gave as {@code pid}. */
+  public static Found lookup(int socketFd, long pid) {
     int pidfd = Posix.peerPidfd(socketFd);
     if (pidfd < 0) {
-      return null; // reaped already, or no SO_PEERPIDFD: no unit rather than a guess
+      // No SO_PEERPIDFD (before 6.5): no unit can ever be told, for anyone. Any other error (EINVAL
+      // or ESRCH: reaped already; EMFILE...): this caller's cannot.
+      return pidfd == -Errno.ENOPROTOOPT ? Found.NONE : Found.UNKNOWN;
     }
     try {
       String cgroup = read(Path.of("/proc", Long.toString(pid), "cgroup"));
       // Read, then checked: had the process been reaped before the read, the pid could have named
       // another; alive now, it was alive throughout, and the pid was its own.
       if (cgroup == null || !Posix.pidfdNamesLiveProcess(pidfd)) {
-        return null;
+        return Found.UNKNOWN;
       }
-      return unitOf(cgroup);
+      String unit = unitOf(cgroup);
+      return unit == null ? Found.NONE : new Found(unit, false);
     } finally {
       Posix.close(pidfd);
     }

@@ -205,6 +205,92 @@ class PidReuseIT {
     }
   }
 
+  /**
+   * A caller cannot shed its unit by vanishing. A rule that denies a unit something binds its
+   * processes only if the broker learns their unit; were a connection whose connecting process is
+   * gone (so that its unit cannot be read) served as a caller in no unit, a worker of that unit
+   * could connect, hand the connection to a child, exit before the broker serves it, and get
+   * what its unit is denied. Such a connection is refused everything while the policy names
+   * units. A process of the unit that stays is bound by the deny and gets the rest; a process in
+   * no unit gets both.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"test", "host"})
+  void aCallerWhoseConnectingProcessIsGoneCannotShedItsUnitsDenies(String shape) throws Exception {
+    assumeTrue(ItSupport.isRoot(), "needs root: makes cgroups, stops the broker");
+    assumeTrue(Identities.cgroupsWritable(), "needs a writable cgroup v2 hierarchy at " + Identities.CGROUP2);
+    Path root = ItSupport.worldReadableTempDir("fdbroker-shed-");
+    Path hostDir = null;
+    List<Process> started = new ArrayList<>();
+    ProcessHandle[] orphan = {null};
+    RunningBroker broker = null;
+    boolean stopped = false;
+    try (Cgroups cgroups = new Cgroups()) {
+      ItSupport.write(root.resolve("srv/secret/s.txt"), "secret\n", "rw-------");
+      ItSupport.write(root.resolve("srv/public.txt"), "public\n", "rw-------");
+      Path policy = Files.writeString(root.resolve("policy.yaml"), """
+          rules:
+            - name: everyone
+              users: ["*"]
+              allow: ["ROOT/srv/**"]
+            - name: sandboxed
+              units: ["sandboxed-worker.service"]
+              deny: ["ROOT/srv/secret/**"]
+          """.replace("ROOT", root.toString()));
+      if (shape.equals("test")) {
+        broker = BrokerProcess.start(policy, root.resolve("broker.sock"));
+      } else {
+        hostDir = ItSupport.worldReadableTempDir("fdbroker-shed-host-");
+        broker = HostBroker.start(hostDir, policy, HostBroker.Options.defaults());
+      }
+      Path unit = cgroups.make("system.slice/sandboxed-worker.service");
+      List<String> paths = List.of(root.resolve("srv/secret/s.txt").toString(), root.resolve("srv/public.txt").toString());
+
+      signal(broker, "STOP");
+      stopped = true;
+      Path forA = exchangeDir(root, "a");
+      Path forD = exchangeDir(root, "d");
+      Path forN = exchangeDir(root, "n");
+      Process a = connector(started, unit, broker.socket(), "fork", forA);
+      Process d = connector(started, unit, broker.socket(), "stay", forD);
+      Process n = connector(started, Identities.CGROUP2, broker.socket(), "stay", forN);
+      orphan[0] = ProcessHandle.of(ready(forA, a)).orElse(null);
+      ready(forD, d);
+      ready(forN, n);
+      assertTrue(a.waitFor(30, TimeUnit.SECONDS), "A exits once it has forked B");
+      signal(broker, "CONT");
+      stopped = false;
+      assertEquals(List.of("denied", "denied"), answers(ask(forA, paths)), "B, holding the connection of A, gone");
+      assertEquals(List.of("denied", "ok"), answers(ask(forD, paths)), "D, alive in the unit");
+      assertEquals(List.of("ok", "ok"), answers(ask(forN, paths)), "N, in no unit");
+    } finally {
+      try {
+        if (stopped && broker != null) {
+          signal(broker, "CONT");
+        }
+      } finally {
+        try {
+          if (orphan[0] != null) {
+            orphan[0].destroyForcibly();
+          }
+          for (Process p : started) {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+              p.destroyForcibly().waitFor();
+            }
+          }
+        } finally {
+          if (broker != null) {
+            broker.close();
+          }
+          if (hostDir != null) {
+            ItSupport.deleteTree(hostDir);
+          }
+          ItSupport.deleteTree(root);
+        }
+      }
+    }
+  }
+
   /** A connector as nobody, moved into {@code cgroup} before it connects, talking through files in {@code dir}. */
   private static Process connector(List<Process> started, Path cgroup, Path socket, String mode, Path dir)
       throws Exception {

@@ -33,6 +33,33 @@ class CallerRulesTest {
     return new Caller(uid, uid, 1, new long[0], null, unit);
   }
 
+  /**
+   * A caller whose unit could not be learned (its connecting process was gone) could be in the unit
+   * a deny names: a policy that names units refuses it everything; one that names none serves it.
+   */
+  @Test
+  void aCallerWhoseUnitIsUnknownIsRefusedEverythingByAPolicyThatNamesUnits() throws Exception {
+    Policy p = load("""
+        rules:
+          - name: everyone
+            users: ["*"]
+            allow: ["/srv/**"]
+          - name: sandboxed
+            units: [sandboxed-worker.service]
+            deny: ["/srv/secret/**"]
+        """);
+    Caller unknown = new Caller(1001, 1001, 1, new long[0], null, null, true);
+    assertTrue(unknown.unitUnknown());
+    assertInstanceOf(Decision.NoRuleAllows.class, p.decide(unknown, "/srv/secret/key"));
+    assertInstanceOf(Decision.NoRuleAllows.class, p.decide(unknown, "/srv/a"));
+    assertFalse(p.decide(inUnit(1001, "sandboxed-worker.service"), "/srv/secret/key").allowed());
+    assertTrue(p.decide(inUnit(1001, "sandboxed-worker.service"), "/srv/a").allowed());
+    assertTrue(p.decide(withGroups(1001, 1001), "/srv/secret/key").allowed(), "a caller in no unit");
+    Policy noUnits = load("rules:\n  - name: everyone\n    users: [\"*\"]\n    allow: [\"/srv/**\"]\n");
+    assertTrue(noUnits.decide(unknown, "/srv/a").allowed());
+    assertFalse(new Caller(1001, 1001, 1, new long[0], null, "x.service", true).unitUnknown(), "a unit is known");
+  }
+
   @Test
   void aGroupRuleAppliesToSupplementaryMembersAndItsDenyBindsThem() throws Exception {
     Policy p = load("""
