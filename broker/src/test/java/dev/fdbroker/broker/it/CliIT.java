@@ -70,7 +70,8 @@ class CliIT {
         """);
     ItSupport.Result r = fdbroker("check-config", p.toString());
     assertEquals(2, r.exit());
-    assertEquals(p + ":6:21: rules[1].users[1]: unknown user \"no-such-user-here\"\n", r.stderr());
+    assertEquals(p + ":6:21: rules[1].users[1]: unknown user \"no-such-user-here\"\n"
+        + p + ": 1 error, 0 warnings\n", r.stderr());
 
     Path glob = policy("glob.yaml", "rules:\n  - name: g\n    users: [0]\n    allow: [\"/srv/a**b\"]\n");
     ItSupport.Result g = fdbroker("check-config", glob.toString());
