@@ -42,9 +42,20 @@ final class Fixture implements AutoCloseable {
   /** The broker as the unit runs it ({@link #startOnHost}); or null. */
   HostBroker host;
 
+  /**
+   * The allowed directory as the workers rule writes it: its path, or a pattern with a variable
+   * that spells its path for nobody ({@link #startWithVariable}).
+   */
+  private final String workersAllowed;
+
   private Fixture(Path root) {
+    this(root, "allowed", null);
+  }
+
+  private Fixture(Path root, String allowedName, String workersAllowed) {
     this.root = root;
-    this.allowed = root.resolve("srv/allowed");
+    this.allowed = root.resolve("srv").resolve(allowedName);
+    this.workersAllowed = workersAllowed != null ? workersAllowed : allowed.toString();
     this.secret = allowed.resolve("secret.txt");
     this.outsideSecret = root.resolve("outside/secret.txt");
     this.probe = root.resolve("probe.py");
@@ -91,6 +102,30 @@ final class Fixture implements AutoCloseable {
     }
   }
 
+  /**
+   * As {@link #start}, with nobody's rule (workers) written with {@code variable} ("user" or "uid")
+   * where the allowed directory's name stands: ROOT/srv/${user}/** and its deny
+   * ROOT/srv/${user}/private/**, the allowed directory being nobody's own, ROOT/srv/nobody (or
+   * ROOT/srv/65534). The other rules name it literally.
+   */
+  static Fixture startWithVariable(String variable, String... jvmOptions) throws Exception {
+    String name = switch (variable) {
+      case "user" -> "nobody";
+      case "uid" -> Long.toString(ItSupport.NOBODY);
+      default -> throw new IllegalArgumentException(variable);
+    };
+    Path dir = ItSupport.worldReadableTempDir("fdbroker-it-");
+    Fixture f = new Fixture(dir, name, dir.resolve("srv") + "/${" + variable + "}");
+    try {
+      f.build("");
+      f.broker = BrokerProcess.start(f.policy, f.socket, java.util.Map.of(), jvmOptions);
+      return f;
+    } catch (Exception | Error e) {
+      f.close();
+      throw e;
+    }
+  }
+
   private void build(String topLevel) throws Exception {
     ItSupport.write(secret, SECRET, "rw-------");
     ItSupport.write(allowed.resolve("public.txt"), "public\n", "rw-r--r--");
@@ -125,7 +160,7 @@ final class Fixture implements AutoCloseable {
             users: [%d]
             allow: ["%s/**"]
             deny: ["%s/private/**"]
-        """.formatted(topLevel, allowed, allowed, allowed, allowed,
+        """.formatted(topLevel, workersAllowed, workersAllowed, allowed, allowed,
             ItSupport.myUid(), allowed, allowed));
   }
 

@@ -57,14 +57,14 @@ class HostilePathsIT {
   /** The probe sends each request as one frame: keep every request (and its reply) well under 64 KiB. */
   private static final int MAX_BATCH_JSON_CHARS = 24_000;
 
-  private final Map<String, Fixture> brokers = new LinkedHashMap<>();
+  final Map<String, Fixture> brokers = new LinkedHashMap<>();
   private final Map<String, Integer> baselines = new LinkedHashMap<>();
 
   @BeforeAll
   void startBrokers() throws Exception {
     assumeTrue(ItSupport.isRoot(), "needs root: the caller drops to nobody with setpriv");
-    brokers.put("openat2", Fixture.start(""));
-    brokers.put("walk", Fixture.start("", "-Dfdbroker.opener=walk"));
+    brokers.put("openat2", fixture("openat2"));
+    brokers.put("walk", fixture("walk", "-Dfdbroker.opener=walk"));
     for (Map.Entry<String, Fixture> e : brokers.entrySet()) {
       Fixture f = e.getValue();
       assertTrue(f.broker.log().contains("opener " + e.getKey()), f.broker.log());
@@ -72,6 +72,11 @@ class HostilePathsIT {
       warmUp(f);
       baselines.put(e.getKey(), f.broker.quiescentDescriptors());
     }
+  }
+
+  /** The fixture the corpus is sent to with {@code opener}; {@code HostilePathsWithVariablesIT} writes its policy otherwise. */
+  Fixture fixture(String opener, String... jvmOptions) throws Exception {
+    return Fixture.start("", jvmOptions);
   }
 
   @AfterAll
