@@ -24,7 +24,8 @@ import java.util.zip.ZipFile;
 
 /**
  * The broker as the installed units run it, for tests of what only shows on a host: the user,
- * capabilities (ambient and bounding), no-new-privileges, RLIMIT_NOFILE and umask that
+ * capabilities (ambient and bounding), no-new-privileges, RLIMIT_NOFILE, umask and view of /proc
+ * (ProtectProc=invisible hides other users' processes; ProcSubset=pid) that
  * packaging/systemd/fdbroker.service gives it (read from that file, so the fixture follows the
  * unit), started by the package's launcher with its jvm.options from a staged copy of the
  * installed tree, on listening sockets that a separate process made and holds (socket_holder.py),
@@ -111,7 +112,9 @@ final class HostBroker implements RunningBroker {
       cmd.add("--metrics");
     }
     cmd.add("--");
-    // The limit first, as root (a raise needs privilege), then the unit's user and capabilities.
+    // The unit's /proc first (mounting takes root), then the limit, as root (a raise needs
+    // privilege), then the unit's user and capabilities.
+    cmd.addAll(UnitFile.procView(service));
     cmd.addAll(List.of("prlimit", "--nofile=" + nofile + ":" + nofile, "--"));
     cmd.addAll(UnitFile.privileges(service));
     cmd.addAll(List.of(launcher.toString(), "serve", "--config", policy.toString()));

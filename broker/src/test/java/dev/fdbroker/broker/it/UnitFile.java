@@ -51,6 +51,27 @@ public final class UnitFile {
     return opts;
   }
 
+  /**
+   * The unit's view of /proc, where the service manager cannot give it here: a private mount
+   * namespace with a proc mounted as ProtectProc= and ProcSubset= say (hidepid, subset), entered
+   * in place, so the service keeps its pid. Empty when the unit asks for the host's /proc.
+   */
+  public static List<String> procView(Map<String, String> service) {
+    List<String> options = new ArrayList<>();
+    String protect = service.getOrDefault("ProtectProc", "default");
+    if (!protect.equals("default")) {
+      options.add("hidepid=" + protect);
+    }
+    if ("pid".equals(service.get("ProcSubset"))) {
+      options.add("subset=pid");
+    }
+    if (options.isEmpty()) {
+      return List.of();
+    }
+    return List.of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+        "mount -t proc -o " + String.join(",", options) + " proc /proc && exec \"$@\"", "sh");
+  }
+
   private static String capabilities(String unitList) {
     StringBuilder b = new StringBuilder();
     for (String cap : unitList.split("\\s+")) {
