@@ -186,33 +186,22 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(sock, conns, seconds, warmup, files, batch=1, pid=None):
-    """One loadgen run. With the broker's pid, also its CPU time per request (microseconds; the
-    warm-up's requests estimated at the measured rate): a diagnostic, not a target."""
+def load(sock, conns, seconds, warmup, files, batch=1, pid=None, mode="load"):
+    """One loadgen run ("load": requests back to back on each connection; "connect": a new
+    connection for every request). With the broker's pid, also its CPU time per request
+    (microseconds; the warm-up's requests estimated at the measured rate): a diagnostic, not a
+    target."""
     before = cpu_seconds(pid) if pid else None
-    out = subprocess.run([str(LOADGEN), "load", "-s", sock, "-c", str(conns), "-d", str(seconds),
-                          "-w", str(warmup), "-b", str(batch), *files],
+    extra = ["-b", str(batch)] if mode == "load" else []
+    out = subprocess.run([str(LOADGEN), mode, "-s", sock, "-c", str(conns), "-d", str(seconds),
+                          "-w", str(warmup), *extra, *files],
                          capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"bench: loadgen failed against {sock}: {out.stdout}{out.stderr}")
+        raise SystemExit(f"bench: loadgen {mode} failed against {sock}: {out.stdout}{out.stderr}")
     res = {k: float(v) for k, v in RESULT.findall(out.stdout)}
     if pid:
         requests = res["requests"] * (seconds + warmup) / seconds
         res["broker_cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, requests)
-    return res
-
-
-def connect_load(sock, conns, seconds, warmup, files, pid=None):
-    """One loadgen run in which every request comes on a new connection."""
-    before = cpu_seconds(pid) if pid else None
-    out = subprocess.run([str(LOADGEN), "connect", "-s", sock, "-c", str(conns), "-d", str(seconds),
-                          "-w", str(warmup), *files], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"bench: loadgen connect failed against {sock}: {out.stdout}{out.stderr}")
-    res = {k: float(v) for k, v in RESULT.findall(out.stdout)}
-    if pid:
-        connections = res["requests"] * (seconds + warmup) / seconds
-        res["broker_cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, connections)
     return res
 
 
@@ -377,11 +366,11 @@ def connections(args, fx, workdir, results):
                ("Java, units", java_broker(workdir, units, "java-units"))]
     try:
         for name, b in brokers[1:]:
-            connect_load(b.sock, 4, args.warmup_java / 4, 0, fx.files)
+            load(b.sock, 4, args.warmup_java / 4, 0, fx.files, mode="connect")
         runs = {name: [] for name, _ in brokers}
         for r in range(args.rounds):
             for name, b in brokers:
-                res = connect_load(b.sock, 4, args.seconds, 1, fx.files, pid=b.pid)
+                res = load(b.sock, 4, args.seconds, 1, fx.files, pid=b.pid, mode="connect")
                 runs[name].append(res)
                 log(f"  new connections, round {r + 1}, {name:<11}: {res['ops_per_s']:>7.0f}/s, p50 {res['p50_us']:.0f} us, "
                     f"p99 {res['p99_us']:.0f} us, broker CPU {res['broker_cpu_us']:.1f} us per connection")

@@ -166,6 +166,19 @@ typedef struct {
   char first_error[200];
 } worker;
 
+/* Counts one reply taken from t0 to t1 if it falls in the measured time; checks it carried one
+ * descriptor per path asked (already fstat'ed and closed by the caller). */
+static void account(worker *w, uint64_t t0, uint64_t t1, int nfd, int asked, const char *body) {
+  if (t0 < t_measure || t1 > t_end) return;
+  w->requests++;
+  w->files += (uint64_t)nfd;
+  w->hist[bucket_of(t1 - t0)]++;
+  if (nfd != asked || strncmp(body, "{\"id\":", 6) || !strstr(body, "\"ok\":true")) {
+    w->errors++;
+    if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "%.180s", body);
+  }
+}
+
 static void *run_load(void *arg) {
   worker *w = arg;
   int s = connect_to(sock_path);
@@ -205,15 +218,7 @@ static void *run_load(void *arg) {
       if (fstat(fds[i], &st)) w->errors++;
       close(fds[i]);
     }
-    if (t0 >= t_measure && t1 <= t_end) {
-      w->requests++;
-      w->files += (uint64_t)nfd;
-      w->hist[bucket_of(t1 - t0)]++;
-      if (nfd != batch || strncmp(body, "{\"id\":", 6) || !strstr(body, "\"ok\":true")) {
-        w->errors++;
-        if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "%.180s", body);
-      }
-    }
+    account(w, t0, t1, nfd, batch, body);
   }
   close(s);
   free(body);
@@ -251,15 +256,7 @@ static void *run_connect(void *arg) {
       if (fstat(fds[i], &st)) w->errors++;
       close(fds[i]);
     }
-    if (t0 >= t_measure && t1 <= t_end) {
-      w->requests++;
-      w->files += (uint64_t)nfd;
-      w->hist[bucket_of(t1 - t0)]++;
-      if (nfd != 1 || !strstr(body, "\"ok\":true")) {
-        w->errors++;
-        if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "%.180s", body);
-      }
-    }
+    account(w, t0, t1, nfd, 1, body);
   }
   free(body);
   return NULL;
