@@ -41,7 +41,8 @@ public final class ConfigException extends Exception {
     return all;
   }
 
-  private static String format(String file, Location location, String field, String problem) {
+  /** {@code file:line:column: field: problem}, leaving out what is missing. */
+  static String format(String file, Location location, String field, String problem) {
     StringBuilder b = new StringBuilder(file);
     if (location != null) {
       b.append(':').append(location.line()).append(':').append(location.column());

@@ -10,14 +10,6 @@ package dev.fdbroker.broker.policy;
 public record ConfigWarning(String file, Location location, String field, String problem) {
   @Override
   public String toString() {
-    StringBuilder b = new StringBuilder(file);
-    if (location != null) {
-      b.append(':').append(location.line()).append(':').append(location.column());
-    }
-    b.append(": ");
-    if (field != null && !field.isEmpty()) {
-      b.append(field).append(": ");
-    }
-    return b.append("warning: ").append(problem).toString();
+    return ConfigException.format(file, location, field, "warning: " + problem);
   }
 }
