@@ -1,6 +1,7 @@
 package dev.fdbroker.broker.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fdbroker.client.BrokeredFile;
@@ -81,6 +82,47 @@ class HostileConfigIT {
         assertTrue(broker.isAlive());
         HostileSummary.add("hostile policy reloads rejected", rejected);
         System.out.println("hostile configs: " + rejected + " broken policies rejected on reload; the old one served throughout");
+      }
+    } finally {
+      ItSupport.deleteTree(dir);
+    }
+  }
+
+  /**
+   * Drop-ins as a worker's package ships them: a reload reads the directory again, a new one adds
+   * its rules, and a broken one (or a rule name taken in another file) is rejected whole, named by
+   * its own file and line, while everything in force keeps serving.
+   */
+  @Test
+  void aReloadReadsTheDropInsAgainAndABrokenOneIsRejectedWhole() throws Exception {
+    Path dir = ItSupport.worldReadableTempDir("fdbroker-dropins-");
+    try {
+      Path a = Files.writeString(dir.resolve("a.txt"), "a\n");
+      Path b = Files.writeString(dir.resolve("b.txt"), "b\n");
+      Path dropIns = Files.createDirectory(dir.resolve("policy.d"));
+      String me = Integer.toString(ItSupport.myUid());
+      Files.writeString(dropIns.resolve("10-a.yaml"), "rules: [{name: a, users: [" + me + "], allow: [\"" + a + "\"]}]\n");
+      Path policy = Files.writeString(dir.resolve("policy.yaml"), "include: policy.d\nrules: []\n");
+      try (BrokerProcess broker = BrokerProcess.start(policy, dir.resolve("b.sock"));
+          FdBrokerClient client = FdBrokerClient.connect(dir.resolve("b.sock"))) {
+        assertEquals("a\n", read(client, a));
+        assertThrows(java.nio.file.AccessDeniedException.class, () -> read(client, b));
+
+        Files.writeString(dropIns.resolve("20-b.yaml"), "rules: [{name: b, users: [" + me + "], allow: [\"" + b + "\"]}]\n");
+        ItSupport.run(List.of("kill", "-HUP", Long.toString(broker.pid())), Duration.ofSeconds(10)).assertExit(0);
+        awaitLog(broker, "policy reloaded", 1);
+        assertEquals("b\n", read(client, b), "a new drop-in's rules, from the reload on");
+
+        Path broken = Files.writeString(dropIns.resolve("30-broken.yaml"), "rules:\n  - name: c\n    users: [no-such-user-z]\n"
+            + "    allow: [/c]\n");
+        int rejected = reloadAndExpectRejection(broker, 0, broken + ":3:13: rules[0].users[0]: unknown user");
+        Files.delete(broken);
+        Path taken = Files.writeString(dropIns.resolve("40-taken.yaml"), "rules:\n  - name: a\n    users: [0]\n"
+            + "    allow: [/c]\n");
+        reloadAndExpectRejection(broker, rejected, taken + ":2:11: rules[0].name: duplicate rule name \"a\" (first at "
+            + dropIns.resolve("10-a.yaml") + ":1:");
+        assertEquals("a\n", read(client, a), "the policy in force keeps serving");
+        assertEquals("b\n", read(client, b));
       }
     } finally {
       ItSupport.deleteTree(dir);
