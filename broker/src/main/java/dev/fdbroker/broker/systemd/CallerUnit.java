@@ -171,6 +171,10 @@ public final class CallerUnit {
    * when the policy names units, since every such caller would then be {@link Found.Unknown}.
    */
   public static String problem() {
+    if (kernelBefore(6, 5)) {
+      return "this kernel (" + System.getProperty("os.version") + ") has no SO_PEERPIDFD (Linux 6.5+), so no caller's "
+          + "unit can be known";
+    }
     int self = Posix.pidfdOpen(ProcessHandle.current().pid());
     if (self < 0) {
       return "pidfds do not work here (" + Errno.name(-self) + "), so no caller's unit can be known";
@@ -199,6 +203,17 @@ public final class CallerUnit {
     } finally {
       Posix.close(self);
     }
+  }
+
+  /** Whether the running kernel is older than {@code major.minor} (false if its version is unclear). */
+  static boolean kernelBefore(int major, int minor) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(System.getProperty("os.version", ""));
+    if (!m.find()) {
+      return false;
+    }
+    int ma = Integer.parseInt(m.group(1));
+    int mi = Integer.parseInt(m.group(2));
+    return ma < major || (ma == major && mi < minor);
   }
 
   private static boolean procHidesOthers() {
