@@ -30,4 +30,26 @@ class CallerUnitTest {
   void theUnitIsTheFirstComponentBelowTheSlicesAsSystemdNamesIt(String line, String unit) {
     assertEquals(unit, CallerUnit.unitOf("12:pids:/a.service\n" + line + "\n"));
   }
+
+  /** Here (Linux 6.18, root, a cgroup v2 mount) units can be read: the start-up probe says nothing. */
+  @org.junit.jupiter.api.Test
+  void theProbeFindsUnitsReadableHere() {
+    org.junit.jupiter.api.Assumptions.assumeFalse(CallerUnit.kernelBefore(6, 13), "needs PIDFD_GET_INFO");
+    assertEquals(null, CallerUnit.problem());
+  }
+
+  @org.junit.jupiter.api.Test
+  void aKernelBefore65IsToldToHaveNoPeerPidfd() {
+    String real = System.getProperty("os.version");
+    try {
+      System.setProperty("os.version", "6.1.0-18-amd64");
+      assertEquals(true, CallerUnit.kernelBefore(6, 5));
+      assertEquals(true, CallerUnit.problem().contains("has no SO_PEERPIDFD"));
+      System.setProperty("os.version", "6.12.9");
+      assertEquals(false, CallerUnit.kernelBefore(6, 5));
+      assertEquals(true, CallerUnit.kernelBefore(6, 13));
+    } finally {
+      System.setProperty("os.version", real);
+    }
+  }
 }
