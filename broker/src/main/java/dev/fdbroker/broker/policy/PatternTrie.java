@@ -123,37 +123,30 @@ final class PatternTrie {
     for (PathPattern.Segment seg : pattern.segments()) {
       n = switch (seg) {
         case PathPattern.Literal l -> n.literals.getOrAdd(l.text());
-        case PathPattern.Glob g -> globChild(n, g);
+        case PathPattern.Glob g -> child(n.globs, n.globTargets, g, PathPattern.Glob::text);
         case PathPattern.AnyDepth a -> n.anyDepth != null ? n.anyDepth : (n.anyDepth = new Node(true));
-        case PathPattern.Template t -> templateChild(n, t);
+        case PathPattern.Template t -> child(n.templates, n.templateTargets, t, PathPattern.Template::text);
       };
     }
     n.terminals = Arrays.copyOf(n.terminals, n.terminals.length + 1);
     n.terminals[n.terminals.length - 1] = id;
   }
 
-  private static Node globChild(Node n, PathPattern.Glob g) {
-    for (int i = 0; i < n.globs.size(); i++) {
-      if (n.globs.get(i).text().equals(g.text())) {
-        return n.globTargets.get(i);
+  /**
+   * The node behind the edge labelled {@code label} (a glob or a template, told apart by its text)
+   * among {@code labels}, added if new.
+   */
+  private static <T extends PathPattern.Segment> Node child(List<T> labels, List<Node> targets, T label,
+      java.util.function.Function<T, String> text) {
+    for (int i = 0; i < labels.size(); i++) {
+      if (text.apply(labels.get(i)).equals(text.apply(label))) {
+        return targets.get(i);
       }
     }
-    Node child = new Node(false);
-    n.globs.add(g);
-    n.globTargets.add(child);
-    return child;
-  }
-
-  private static Node templateChild(Node n, PathPattern.Template t) {
-    for (int i = 0; i < n.templates.size(); i++) {
-      if (n.templates.get(i).text().equals(t.text())) {
-        return n.templateTargets.get(i);
-      }
-    }
-    Node child = new Node(false);
-    n.templates.add(t);
-    n.templateTargets.add(child);
-    return child;
+    Node node = new Node(false);
+    labels.add(label);
+    targets.add(node);
+    return node;
   }
 
   /** The live nodes of one step of a match. */
