@@ -17,6 +17,8 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.TreeSet;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -141,6 +143,56 @@ class PackagingIT {
         "/lib/systemd/system/fdbroker-metrics.socket");
     r.ok();
     assertFalse((r.out() + r.err()).contains("fdbroker"), "no complaints about our units:\n" + r.out() + r.err());
+  }
+
+  /**
+   * The unit's system-call filter lets through every call the broker makes, group by group as
+   * systemd-analyze expands them, the lines taken in order as systemd takes them (the first says
+   * allow-list; later ones add, or with ~ take away). open_by_handle_at, in @privileged, is how a
+   * caller's unit is read: filtered, every caller's unit would be unknown.
+   */
+  @Test
+  @Order(2)
+  void theSystemCallFilterLetsThroughWhatTheBrokerCalls() throws Exception {
+    Set<String> allowed = new TreeSet<>();
+    for (String line : Files.readAllLines(SERVICE)) {
+      if (!line.startsWith("SystemCallFilter=")) {
+        continue;
+      }
+      String value = line.substring("SystemCallFilter=".length()).trim();
+      boolean deny = value.startsWith("~");
+      for (String item : value.replace("~", "").trim().split("\\s+")) {
+        Set<String> calls = expand(item);
+        if (deny) {
+          allowed.removeAll(calls);
+        } else {
+          allowed.addAll(calls);
+        }
+      }
+    }
+    for (String call : List.of("openat", "openat2", "statx", "close", "close_range", "recvfrom", "sendmsg", "ioctl",
+        "getsockopt", "readlinkat", "pidfd_open", "pidfd_send_signal", "open_by_handle_at")) {
+      assertTrue(allowed.contains(call), call + " is filtered out by fdbroker.service");
+    }
+    assertFalse(allowed.contains("mount"), "the rest of @privileged stays filtered");
+    assertFalse(allowed.contains("setrlimit"), "@resources stays filtered");
+  }
+
+  private static Set<String> expand(String item) throws Exception {
+    Set<String> calls = new TreeSet<>();
+    if (!item.startsWith("@")) {
+      calls.add(item);
+      return calls;
+    }
+    Result r = run("systemd-analyze", "syscall-filter", item).ok();
+    for (String l : r.out().lines().skip(1).toList()) {
+      String t = l.trim();
+      if (t.isEmpty() || t.startsWith("#")) {
+        continue;
+      }
+      calls.addAll(t.startsWith("@") ? expand(t) : Set.of(t));
+    }
+    return calls;
   }
 
   @Test

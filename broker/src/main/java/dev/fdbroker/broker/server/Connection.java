@@ -8,6 +8,7 @@ import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.Limits;
+import dev.fdbroker.broker.policy.Policy;
 import dev.fdbroker.broker.posix.Errno;
 import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.ErrorCode;
@@ -214,8 +215,10 @@ final class Connection implements Runnable {
       // were a few per cent of a request's cost.
       long start = System.nanoTime();
       boolean withinRate = account.tryRequest(home.limits().requestsPerSecondPerUid(), start);
-      peer = handler.complete(peer, socketFd);
-      try (Response response = handler.handle(peer, frame, withinRate, start)) {
+      // One policy for the whole request: the caller completed under it is the caller judged by it.
+      Policy snapshot = handler.policyNow();
+      peer = handler.complete(peer, socketFd, snapshot);
+      try (Response response = handler.handle(peer, snapshot, frame, withinRate, start)) {
         String undelivered = AuditEvent.NOT_DELIVERED;
         try {
           undelivered = send(response, start);

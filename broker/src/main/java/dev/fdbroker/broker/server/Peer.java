@@ -24,7 +24,10 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
    */
   static Peer of(long connection, int socketFd, Caller kernel, UserNames users, boolean withUnit) {
     long[] groups = dev.fdbroker.broker.posix.Posix.peerGroups(socketFd);
-    Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), null);
+    // Until it is read, the unit is unknown, never "none": were a request ever judged by a policy
+    // naming units before the unit was read, the caller would be held to every unit's deny.
+    Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), null,
+        true);
     Peer peer = new Peer(connection, caller, executable(kernel.pid()), false);
     return withUnit ? peer.withUnit(socketFd) : peer;
   }
@@ -32,7 +35,14 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
   /** This peer with its unit looked for: once, when a policy that names units first meets it. */
   Peer withUnit(int socketFd) {
     Caller c = caller;
-    CallerUnit.Found found = CallerUnit.of(socketFd, c.pid());
+    CallerUnit.Found found;
+    try {
+      found = CallerUnit.of(socketFd, c.pid());
+    } catch (RuntimeException | LinkageError e) {
+      // Whatever failed, the caller's unit stays unknown, which can only take files away.
+      log.warn("connection {}: reading the caller's unit failed: {}", connection, e.toString());
+      found = new CallerUnit.Found.Unknown(e.toString());
+    }
     String unit = found instanceof CallerUnit.Found.Unit u ? u.name() : null;
     boolean unknown = found instanceof CallerUnit.Found.Unknown;
     if (found instanceof CallerUnit.Found.Unknown u) {

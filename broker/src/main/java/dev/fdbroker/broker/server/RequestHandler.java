@@ -59,9 +59,14 @@ final class RequestHandler {
     return Peer.of(connection, socketFd, kernel, users, policy.get().usesUnits());
   }
 
-  /** {@code peer}, with its unit if a policy reloaded since it connected now needs it. */
-  Peer complete(Peer peer, int socketFd) {
-    return peer.unitRead() || !policy.get().usesUnits() ? peer : peer.withUnit(socketFd);
+  /** The policy in force now: one snapshot per request, for {@link #complete} and {@link #handle} alike. */
+  Policy policyNow() {
+    return policy.get();
+  }
+
+  /** {@code peer}, with its unit if {@code snapshot} (a policy reloaded since it connected) needs it. */
+  Peer complete(Peer peer, int socketFd, Policy snapshot) {
+    return peer.unitRead() || !snapshot.usesUnits() ? peer : peer.withUnit(socketFd);
   }
 
   long requestsServed() {
@@ -69,13 +74,14 @@ final class RequestHandler {
   }
 
   /**
+   * @param snapshot the policy in force when the request began, under which {@code peer} was completed
    * @param withinRate false if the caller is over its request rate: the request is decoded (for its
    *     id) and answered busy, nothing else
    */
-  Response handle(Peer peer, Frame frame, boolean withinRate, long start) {
+  Response handle(Peer peer, Policy snapshot, Frame frame, boolean withinRate, long start) {
     served.increment();
-    // One snapshot for the whole request: a reload takes effect between requests, never inside one.
-    Policy snapshot = policy.get();
+    // One snapshot for the whole request (taken by the caller, which completed the peer under it):
+    // a reload takes effect between requests, never inside one.
     int maxPaths = snapshot.limits().maxPathsPerRequest();
     Request request;
     try {

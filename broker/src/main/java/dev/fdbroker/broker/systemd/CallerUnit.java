@@ -40,55 +40,6 @@ public final class CallerUnit {
     record Unknown(String why) implements Found {}
   }
 
-  /** The cgroup v2 mount, found and opened once. */
-  private static final class Mount {
-    /** A read-only descriptor of the mount, or -1 if there is none (or /proc/self/mountinfo is unreadable). */
-    static final int FD;
-    /** Where it is mounted, as this process sees it. */
-    static final String POINT;
-    /** The cgroup path of the mount's root (not "/" inside a cgroup namespace or for a bind mount). */
-    static final String ROOT;
-
-    static {
-      String point = null;
-      String root = "/";
-      try {
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-          // id parent major:minor root mount-point options [optional fields] - fstype source super-options
-          String[] f = line.split(" ");
-          int dash = java.util.Arrays.asList(f).indexOf("-");
-          if (dash > 0 && dash + 1 < f.length && f[dash + 1].equals("cgroup2")) {
-            root = unescape(f[3]);
-            point = unescape(f[4]);
-            break;
-          }
-        }
-      } catch (IOException | RuntimeException e) {
-        point = null;
-      }
-      // open_by_handle_at takes no O_PATH descriptor (EBADF): a plain read-only one of the directory.
-      int fd = point == null ? -1 : Posix.openat(Posix.AT_FDCWD, point, Posix.O_RDONLY | Posix.O_DIRECTORY | Posix.O_CLOEXEC);
-      FD = fd < 0 ? -1 : fd;
-      POINT = point;
-      ROOT = root;
-    }
-
-    /** mountinfo writes space, tab, newline and backslash as octal escapes. */
-    private static String unescape(String s) {
-      StringBuilder b = new StringBuilder();
-      for (int i = 0; i < s.length(); i++) {
-        char c = s.charAt(i);
-        if (c == '\\' && i + 3 < s.length()) {
-          b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
-          i += 3;
-        } else {
-          b.append(c);
-        }
-      }
-      return b.toString();
-    }
-  }
-
   /**
    * The unit of the process that connected on {@code socketFd}, whose pid the kernel gave as
    * {@code pid}.
@@ -129,28 +80,42 @@ public final class CallerUnit {
     return path == null ? new Found.Unknown("no cgroup v2 line in /proc/" + pid + "/cgroup") : classify(path);
   }
 
-  private static Found classify(String cgroupPath) {
+  /**
+   * A cgroup path as a unit. A path that is not plainly below the root ({@code /../x}: a reader in
+   * another cgroup namespace; {@code (deleted)}: a cgroup removed meanwhile) cannot be told, and
+   * is never taken for "no unit", which would free the caller from every unit's deny.
+   */
+  static Found classify(String cgroupPath) {
+    if (!cgroupPath.startsWith("/") || cgroupPath.endsWith(" (deleted)")) {
+      return new Found.Unknown("cgroup path " + cgroupPath + " cannot be read as a unit");
+    }
+    for (String component : cgroupPath.split("/")) {
+      if (component.equals(".") || component.equals("..")) {
+        return new Found.Unknown("cgroup path " + cgroupPath + " is not below this broker's cgroup root");
+      }
+    }
     String unit = unitOfPath(cgroupPath);
     return unit == null ? new Found.NoUnit() : new Found.Unit(unit);
   }
 
   /** The cgroup path of cgroup {@code id}, from the root of the hierarchy; or null. */
   private static String cgroupPath(long id) {
-    if (Mount.FD < 0) {
+    CgroupMount.Opened mount = CgroupMount.get();
+    if (mount == null) {
       return null;
     }
-    int fd = Posix.openCgroupById(Mount.FD, id);
+    int fd = Posix.openCgroupById(mount.fd(), id);
     if (fd < 0) {
       return null;
     }
     try {
       String where = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-      String point = Mount.POINT.equals("/") ? "" : Mount.POINT;
-      if (!where.equals(Mount.POINT) && !where.startsWith(point + "/")) {
+      String point = mount.point().equals("/") ? "" : mount.point();
+      if (!where.equals(mount.point()) && !where.startsWith(point + "/")) {
         return null;
       }
       String below = where.substring(point.length());
-      return (Mount.ROOT.equals("/") ? "" : Mount.ROOT) + (below.isEmpty() ? "/" : below);
+      return below.isEmpty() ? "/" : below;
     } catch (IOException | RuntimeException e) {
       return null;
     } finally {
@@ -182,18 +147,19 @@ public final class CallerUnit {
     try {
       long id = Posix.pidfdCgroupId(self);
       if (id > 0) {
-        if (Mount.FD < 0) {
-          return "no cgroup v2 mount was found in /proc/self/mountinfo, so no caller's unit can be known";
+        String mount = CgroupMount.problem();
+        if (mount != null) {
+          return mount;
         }
-        int fd = Posix.openCgroupById(Mount.FD, id);
+        int fd = Posix.openCgroupById(CgroupMount.get().fd(), id);
         if (fd < 0) {
-          return "a cgroup cannot be opened by its id (" + Errno.name(-fd) + "; it needs CAP_DAC_READ_SEARCH), "
-              + "so no caller's unit can be known";
+          return "a cgroup cannot be opened by its id (open_by_handle_at: " + Errno.name(-fd) + "; it needs "
+              + "CAP_DAC_READ_SEARCH, and a system-call filter that allows it), so no caller's unit can be known";
         }
         Posix.close(fd);
         return null;
       }
-      // Before Linux 6.13: callers' /proc/PID/cgroup must be readable, and SO_PEERPIDFD there (6.5).
+      // Before Linux 6.13: callers' /proc/PID/cgroup must be readable.
       if (procHidesOthers()) {
         return "this kernel has no PIDFD_GET_INFO (Linux 6.13+), and /proc hides other users' processes "
             + "(hidepid, ProtectProc=), so no other user's unit can be known: on this kernel give the service "
@@ -216,20 +182,18 @@ public final class CallerUnit {
     return ma < major || (ma == major && mi < minor);
   }
 
+  /** Whether the /proc this process sees (the last mounted on /proc counts) hides other users' processes. */
   private static boolean procHidesOthers() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-        String[] f = line.split(" ");
-        if (f.length > 4 && f[4].equals("/proc") && line.contains(" - proc ")) {
-          String superOptions = line.substring(line.lastIndexOf(' ') + 1);
-          return superOptions.contains("hidepid=") && !superOptions.contains("hidepid=0")
-              && !superOptions.contains("hidepid=off");
-        }
+    boolean hides = false;
+    for (String[] f : CgroupMount.MountInfo.lines()) {
+      int dash = java.util.Arrays.asList(f).indexOf("-");
+      if (dash > 4 && f[4].equals("/proc") && dash + 1 < f.length && f[dash + 1].equals("proc")) {
+        String superOptions = f[f.length - 1];
+        hides = superOptions.contains("hidepid=") && !superOptions.contains("hidepid=0")
+            && !superOptions.contains("hidepid=off");
       }
-    } catch (IOException | RuntimeException e) {
-      return false;
     }
-    return false;
+    return hides;
   }
 
   /** The cgroup v2 path in a /proc/PID/cgroup text (its {@code 0::} line), or null. */

@@ -52,4 +52,23 @@ class CallerUnitTest {
       System.setProperty("os.version", real);
     }
   }
+
+  /**
+   * A path that is not plainly below the hierarchy's root cannot be told, and is never "no unit"
+   * (which would free the caller from every unit's deny): a broker in another cgroup namespace
+   * sees callers as /../x, and a cgroup removed meanwhile reads "(deleted)".
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"/../evil.service", "/../../system.slice/x.service",
+      "/system.slice/./x.service", "system.slice/x.service", "/system.slice/x.service (deleted)", "/evil.service (deleted)"})
+  void anOddPathIsUnknownNeverNoUnit(String path) {
+    org.junit.jupiter.api.Assertions.assertInstanceOf(CallerUnit.Found.Unknown.class, CallerUnit.classify(path));
+  }
+
+  @org.junit.jupiter.api.Test
+  void plainPathsAreAUnitOrNone() {
+    assertEquals(new CallerUnit.Found.Unit("x.service"), CallerUnit.classify("/system.slice/x.service/sub"));
+    assertEquals(new CallerUnit.Found.NoUnit(), CallerUnit.classify("/"));
+    assertEquals(new CallerUnit.Found.NoUnit(), CallerUnit.classify("/handmade/x.service"));
+  }
 }
