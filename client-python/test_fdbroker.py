@@ -11,6 +11,7 @@ import array
 import errno
 import json
 import os
+import resource
 import shutil
 import socket
 import struct
@@ -364,6 +365,22 @@ class ReceivePathTest(unittest.TestCase):
         self.serve(lambda req, s: send_with_fds(s, frame(open_reply(req, len(fds))), fds))
         with self.assertRaises(fdbroker.ProtocolError) as cm:
             self.conn.exchange({"op": "open", "paths": paths}, 5)
+        self.assertIn("MSG_CTRUNC", str(cm.exception))
+
+    def test_descriptors_past_our_open_file_limit_are_closed_and_reported(self):
+        fds = self.fds(5)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # Room for two or three more (listdir's own descriptor was free again): the kernel installs those, drops the
+        # rest and sets MSG_CTRUNC, as it would for a process at its limit of open files.
+        used = {int(f) for f in os.listdir("/proc/self/fd")}
+        free = [n for n in range(max(used) + 3) if n not in used]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (free[1] + 1, hard))
+        try:
+            self.serve(lambda req, s: send_with_fds(s, frame(open_reply(req, 5)), fds))
+            with self.assertRaises(fdbroker.ProtocolError) as cm:
+                self.conn.exchange({"op": "open", "paths": ["/a", "/b", "/c", "/d", "/e"]}, 5)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         self.assertIn("MSG_CTRUNC", str(cm.exception))
 
     def test_a_frame_split_across_reads_brings_its_descriptors_from_the_first_bytes(self):
