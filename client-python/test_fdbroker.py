@@ -370,8 +370,8 @@ class ReceivePathTest(unittest.TestCase):
     def test_descriptors_past_our_open_file_limit_are_closed_and_reported(self):
         fds = self.fds(5)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        # Room for two or three more (listdir's own descriptor was free again): the kernel installs those, drops the
-        # rest and sets MSG_CTRUNC, as it would for a process at its limit of open files.
+        # Room for two or three more (listdir's own descriptor is free again): the kernel installs
+        # those, drops the rest and sets MSG_CTRUNC, as for any process at its limit of open files.
         used = {int(f) for f in os.listdir("/proc/self/fd")}
         free = [n for n in range(max(used) + 3) if n not in used]
         resource.setrlimit(resource.RLIMIT_NOFILE, (free[1] + 1, hard))
@@ -493,6 +493,10 @@ def pong(request):
     return {"id": request["id"], "ok": True, "version": "fake", "protocol": 1, "max_paths": 64}
 
 
+def refusal(request, code):
+    return {"id": request["id"], "ok": False, "error": code, "message": "refused by the fake"}
+
+
 class RetryTest(unittest.TestCase):
     def test_busy_is_tried_again(self):
         def answer(n, request):
@@ -505,7 +509,7 @@ class RetryTest(unittest.TestCase):
         self.assertEqual(4, fake.connections)
 
     def test_busy_past_the_timeout_is_raised_with_the_code(self):
-        fake = FakeListener(self, lambda n, r: {"id": r["id"], "ok": False, "error": "busy", "message": "slow down"})
+        fake = FakeListener(self, lambda n, r: refusal(r, "busy"))
         with fdbroker.Client(fake.path, timeout=0.5) as client:
             with self.assertRaises(fdbroker.BrokerError) as cm:
                 client.ping()
@@ -514,7 +518,7 @@ class RetryTest(unittest.TestCase):
         self.assertGreater(fake.connections, 2)
 
     def test_bad_request_is_not_tried_again(self):
-        fake = FakeListener(self, lambda n, r: {"id": r["id"], "ok": False, "error": "bad_request", "message": "no"})
+        fake = FakeListener(self, lambda n, r: refusal(r, "bad_request"))
         with fdbroker.Client(fake.path, timeout=10) as client:
             with self.assertRaises(fdbroker.BrokerError) as cm:
                 client.ping()
