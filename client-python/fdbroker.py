@@ -1,0 +1,570 @@
+"""A client of the fdbroker daemon: ask it for files, get read-only descriptors.
+
+Standard library only, Python 3.9+. One module: copy it next to your code.
+
+    import fdbroker
+
+    with fdbroker.Client() as broker:                  # /run/fdbroker/fdbroker.sock
+        with broker.open("/srv/assets/logo.png") as f: # binary, read-only
+            head = f.read(16)
+        fd = broker.open_fd("/etc/app/config.json")    # a raw descriptor: yours to close
+        os.close(fd)
+        for path, r in zip(paths, broker.open_all(paths)):
+            if isinstance(r, Exception):               # this path was refused
+                print(path, r)
+            else:
+                with r:
+                    data = r.read()
+
+Refusals are the exceptions Python's own open() raises where there is one: PermissionError when
+the policy denies a path (``denied``), FileNotFoundError when it does not exist (``not_found``).
+Every other refusal is a BrokerError. All of them are OSError and carry ``.code`` (the wire error
+code) and ``.path``. A broker that cannot be reached gives BrokerUnavailableError, a reply that
+breaks the protocol ProtocolError (both BrokerError, with code None), and one that does not come
+in time TimeoutError.
+
+A Client is thread-safe and meant to be shared. It keeps a small pool of connections, each used
+by one thread at a time. As client-lib (the Java client) does, a request is sent again while it
+may not have been served: at once when a pooled connection turns out to have been closed by the
+broker; after a pause (10 ms growing to 1 s, with jitter) when the broker cannot be reached (a
+restart), when the connection breaks before the reply, or when the whole request is answered
+``busy``; until the client's timeout has passed. Descriptors that came with a reply that is not
+handed to the caller are closed, whatever went wrong.
+
+Wire protocol: docs/protocol.md in the fdbroker sources.
+"""
+
+import array
+import errno
+import io
+import json
+import os
+import random
+import socket as _socket
+import struct
+import threading
+import time
+
+__all__ = [
+    "Client",
+    "BrokerError",
+    "BrokerUnavailableError",
+    "ProtocolError",
+    "DEFAULT_SOCKET",
+]
+
+DEFAULT_SOCKET = "/run/fdbroker/fdbroker.sock"
+
+#: The most paths one request may name under protocol v1; the broker may be configured lower.
+PROTOCOL_MAX_PATHS = 64
+#: The most bytes a frame's JSON may have, either way.
+MAX_FRAME = 65536
+
+_HEADER = struct.Struct(">I")
+_INT_SIZE = array.array("i").itemsize
+# Room for the descriptors of the largest reply the protocol allows. A receiver with less loses
+# them: the kernel closes what does not fit and sets MSG_CTRUNC.
+_CONTROL_BYTES = _socket.CMSG_SPACE(PROTOCOL_MAX_PATHS * _INT_SIZE)
+_CONNECT_TIMEOUT = 5.0
+_CODES = frozenset(
+    ["denied", "not_found", "symlink", "not_regular", "bad_request", "too_large", "busy", "io_error"])
+# Errors of connect() that a restarting broker causes: no socket file yet, nobody listening yet,
+# or a backlog that is full for a moment.
+_RETRIED_CONNECT_ERRNOS = frozenset(
+    [errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ECONNRESET, errno.EPIPE, errno.ETIMEDOUT])
+
+
+class BrokerError(OSError):
+    """The broker refused a file or a request, or could not be used.
+
+    ``code`` is the protocol's error code (``symlink``, ``not_regular``, ``bad_request``,
+    ``too_large``, ``busy``, ``io_error``; an unknown code is reported as ``io_error``), or None
+    for a failure that is not the broker's answer (see the subclasses). ``path`` is the refused
+    path, or None when the whole request was refused.
+
+    A subclass of OSError, so that ``except OSError`` around file handling catches it as it
+    catches the errors of Python's open().
+    """
+
+    def __init__(self, message, code=None, path=None):
+        super().__init__(message)
+        # Not .filename: OSError's str() would then show errno and strerror, which are unset.
+        self.code = code
+        self.path = path
+
+
+class BrokerUnavailableError(BrokerError):
+    """The broker could not be reached, or went away mid-request, until the timeout passed."""
+
+
+class ProtocolError(BrokerError):
+    """A reply that breaks the protocol. Not retried: asking again would not mend it."""
+
+
+def _file_error(path, code, message):
+    """The exception for one refused path, as open() would raise it where Python has one."""
+    if code not in _CODES:
+        message = "unknown error code %r: %s" % (code, message)
+        code = "io_error"
+    text = "%s: %s" % (code, message)
+    if code == "denied":
+        e = PermissionError(errno.EACCES, text, path)
+    elif code == "not_found":
+        e = FileNotFoundError(errno.ENOENT, text, path)
+    else:
+        return BrokerError("%s: %s" % (path, text), code, path)
+    e.code = code
+    e.path = path
+    return e
+
+
+def _request_error(reply, note=""):
+    code = reply.get("error")
+    message = reply.get("message")
+    if code not in _CODES:
+        message = "unknown error code %r: %s" % (code, message)
+        code = "io_error"
+    return BrokerError("fdbroker refused the request: %s: %s%s" % (code, message, note), code)
+
+
+def _close_fds(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+class _Attempts:
+    """The tries of one request: pauses with exponential back-off and jitter, within a deadline.
+
+    The first pause is 10 to 20 ms, each next one up to twice as long, at most 0.5 to 1 s: a
+    restarting broker is usually back within a second, and one that stays away should not be asked
+    hundreds of times a second by every worker. Each pause falls somewhere in the upper half of its
+    ceiling so that the workers of a restarting broker do not all come back in the same
+    millisecond. No pause is made when less than 100 ms would be left for the try after it: that
+    try would only turn the last real error into a timeout. (client-lib's Backoff, the same way.)
+    """
+
+    FIRST_CEILING = 0.020
+    MAX_CEILING = 1.0
+    MIN_TRY = 0.100
+
+    def __init__(self, timeout, clock=time.monotonic, sleep=time.sleep, jitter=random.random):
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._start = clock()
+        self._deadline = self._start + timeout
+        self._ceiling = self.FIRST_CEILING
+        self.count = 1
+
+    @property
+    def first(self):
+        return self.count == 1
+
+    def remaining(self):
+        """Seconds until the deadline; never 0, which a socket would take as non-blocking."""
+        return max(0.001, self._deadline - self._clock())
+
+    def again(self):
+        """Counts a try made at once, without a pause."""
+        self.count += 1
+
+    def pause(self):
+        """Waits before the next try; or returns False, without waiting, if too little is left."""
+        left = self._deadline - self.MIN_TRY - self._clock()
+        if left <= 0:
+            return False
+        half = self._ceiling / 2
+        self._ceiling = min(self.MAX_CEILING, self._ceiling * 2)
+        self._sleep(min(left, half + self._jitter() * half))
+        self.count += 1
+        return True
+
+    def note(self):
+        """For messages: " (3 tries in 1021 ms)", or nothing after one try."""
+        if self.first:
+            return ""
+        return " (%d tries in %d ms)" % (self.count, (self._clock() - self._start) * 1000)
+
+
+class _Broken(Exception):
+    """The connection failed before a whole reply came: the broker went away, or was going."""
+
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Timeout(Exception):
+    """No whole reply within the time given."""
+
+
+class _Connection:
+    """One connection to the broker, used by one thread at a time.
+
+    After any failed exchange the connection must be closed: the stream may be out of step.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._next_id = 1
+
+    @classmethod
+    def connect(cls, path, timeout):
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    def close(self):
+        self._sock.close()
+
+    def exchange(self, request, timeout):
+        """Sends the request (a dict without id) and returns (reply, descriptors).
+
+        The reply has been checked against the request (_check_reply); on success the descriptors
+        are the caller's, one per granted file in reply order. On any failure every descriptor
+        received is closed before the exception leaves. Raises _Broken, _Timeout or ProtocolError.
+        """
+        request = dict(request, id=self._next_id)
+        self._next_id += 1
+        data = _encode(request)
+        fds = []
+        try:
+            try:
+                self._sock.settimeout(timeout)
+                self._sock.sendall(data, _socket.MSG_NOSIGNAL)
+                # Descriptors arrive with the first bytes of the reply, which may be the header.
+                (size,) = _HEADER.unpack(self._recv_exactly(_HEADER.size, fds))
+                if not 1 <= size <= MAX_FRAME:
+                    raise ProtocolError("the reply's frame header announces %d bytes" % size)
+                body = self._recv_exactly(size, fds)
+            except _socket.timeout:
+                raise _Timeout()
+            except (ProtocolError, _Broken):
+                raise
+            except OSError as e:
+                raise _Broken(e)
+            reply = _decode(body)
+            _check_reply(request, reply, len(fds))
+            return reply, fds
+        except BaseException:
+            _close_fds(fds)
+            raise
+
+    def _recv_exactly(self, n, fds):
+        """Reads n bytes, adding the descriptors that come with them to fds as they come."""
+        buf = bytearray()
+        while len(buf) < n:
+            data, ancdata, flags, _ = self._sock.recvmsg(
+                n - len(buf), _CONTROL_BYTES, _socket.MSG_CMSG_CLOEXEC)
+            fds.extend(_received_fds(ancdata))  # first, so that they are closed on any error
+            if flags & _socket.MSG_CTRUNC:
+                raise ProtocolError(
+                    "descriptors of the reply were lost (MSG_CTRUNC): it carried more than %d, or "
+                    "this process is at its limit of open files" % PROTOCOL_MAX_PATHS)
+            if not data:
+                raise _Broken(EOFError("fdbroker closed the connection without replying"))
+            buf += data
+        return bytes(buf)
+
+
+def _received_fds(ancdata):
+    fds = []
+    for level, kind, data in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            a = array.array("i")
+            # A control message cut short (MSG_CTRUNC) may end in part of a descriptor number.
+            a.frombytes(data[: len(data) - len(data) % _INT_SIZE])
+            fds.extend(a)
+    return fds
+
+
+def _encode(request):
+    body = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if len(body) > MAX_FRAME:
+        # The broker would answer too_large and hang up; no need to send it.
+        raise BrokerError("the request is %d bytes of JSON, more than a frame may hold (%d)"
+                          % (len(body), MAX_FRAME), "too_large")
+    return _HEADER.pack(len(body)) + body
+
+
+def _decode(body):
+    try:
+        reply = json.loads(body.decode("utf-8"))
+    except ValueError as e:
+        raise ProtocolError("the reply is not UTF-8 JSON: %s" % e)
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        raise ProtocolError("the reply is not an object with a boolean \"ok\": %.200r" % (reply,))
+    return reply
+
+
+def _check_reply(request, reply, fd_count):
+    """Raises ProtocolError unless the reply answers the request and carried the right descriptors."""
+    rid = reply.get("id")
+    # A broker that could not read a request answers with a null id. (type(), since True == 1.)
+    if not (type(rid) is int and rid == request["id"]) and not (rid is None and not reply["ok"]):
+        raise ProtocolError("reply id %r does not match request id %r" % (rid, request["id"]))
+    if not reply["ok"]:
+        if not isinstance(reply.get("error"), str):
+            raise ProtocolError("a failed reply without an error code: %.200r" % (reply,))
+        expected = 0
+    elif request["op"] == "ping":
+        if not (isinstance(reply.get("max_paths"), int) and reply["max_paths"] >= 1):
+            raise ProtocolError("a ping reply without max_paths: %.200r" % (reply,))
+        expected = 0
+    else:
+        expected = _check_files(request["paths"], reply)
+    if fd_count != expected:
+        raise ProtocolError("the reply grants %d files but carried %d descriptors"
+                            % (expected, fd_count))
+
+
+def _check_files(paths, reply):
+    """Checks an open reply's entries; returns how many files it grants."""
+    files = reply.get("files")
+    if not isinstance(files, list) or len(files) != len(paths):
+        raise ProtocolError("asked for %d paths, got %r" % (len(paths), files))
+    granted = 0
+    for path, entry in zip(paths, files):
+        if not isinstance(entry, dict) or entry.get("path") != path:
+            raise ProtocolError("entry %r does not answer path %r" % (entry, path))
+        if entry.get("ok") is True:
+            if entry.get("fd") != granted or type(entry.get("fd")) is not int:
+                raise ProtocolError("granted file %d names descriptor %r" % (granted, entry.get("fd")))
+            granted += 1
+        elif entry.get("ok") is not False or not isinstance(entry.get("error"), str):
+            raise ProtocolError("entry for %r is neither granted nor refused" % path)
+    return granted
+
+
+def _path_arg(path):
+    """A path as the protocol carries it: a str that is valid Unicode (the broker checks the rest)."""
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        try:
+            return path.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("path is not UTF-8, which the protocol requires: %r" % path)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("path is not valid Unicode, which the protocol requires: %r" % path)
+    return path
+
+
+def _as_file(fd, path):
+    """A buffered binary reader that owns the descriptor, named after the requested path."""
+    raw = io.FileIO(fd, "rb", closefd=True)
+    raw.name = path
+    return io.BufferedReader(raw)
+
+
+class Client:
+    """A client of the broker listening on ``socket``.
+
+    ``timeout`` (seconds) bounds each call, retries included, and the wait for a free
+    connection when ``max_connections`` calls are already in progress. Connecting happens on first
+    use. Files and descriptors handed out stay open after the client is closed.
+    """
+
+    def __init__(self, socket=DEFAULT_SOCKET, timeout=30.0, max_connections=4):
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.socket = os.fspath(socket)
+        self.timeout = float(timeout)
+        self.max_connections = max_connections
+        self._permits = threading.BoundedSemaphore(max_connections)
+        self._lock = threading.Lock()
+        self._idle = []
+        self._closed = False
+        self._chunk = 0  # paths per request: the broker's limit once a ping has told it
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Closes the pooled connections. Files already opened stay open."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def ping(self):
+        """Asks the broker who it is: {"version": str, "protocol": int, "max_paths": int}."""
+        reply, _ = self._call({"op": "ping"})
+        if not reply["ok"]:
+            raise _request_error(reply)
+        self._chunk = min(reply["max_paths"], PROTOCOL_MAX_PATHS)
+        return {key: reply.get(key) for key in ("version", "protocol", "max_paths")}
+
+    def open(self, path):
+        """Opens one file through the broker: a binary read-only file object (close it)."""
+        path = _path_arg(path)
+        fd = self.open_fd(path)
+        try:
+            return _as_file(fd, path)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def open_fd(self, path):
+        """Opens one file through the broker: its descriptor, non-inheritable, yours to close."""
+        (result,) = self._open_chunk([_path_arg(path)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def open_all(self, paths, strict=False):
+        """Opens several files: a list with one result per path, in order.
+
+        As client-lib's openAll does, each path gets its own result and one refusal does not
+        affect the others: a result is an open binary file object, or the exception open() would
+        have raised for that path (PermissionError, FileNotFoundError, BrokerError), returned,
+        not raised. With ``strict=True``, the first refusal is raised instead, after every file
+        of the batch is closed.
+
+        The paths go in as few requests as the broker's limit allows (learnt with a ping).
+        Failures of a whole request (broker unreachable, busy past the timeout, too_large) are
+        raised, after closing every descriptor already received: nothing stays open then.
+        """
+        if isinstance(paths, (str, bytes)):
+            raise TypeError("open_all takes a list of paths, not one path")
+        paths = [_path_arg(p) for p in paths]
+        if len(paths) > 1 and not self._chunk:
+            self.ping()
+        step = max(1, self._chunk)
+        results = []
+        try:
+            for start in range(0, len(paths), step):
+                results.extend(self._open_chunk(paths[start:start + step]))
+            for i, path in enumerate(paths):
+                if isinstance(results[i], int):
+                    results[i] = _as_file(results[i], path)
+            refused = [r for r in results if isinstance(r, Exception)]
+            if strict and refused:
+                raise refused[0]
+            return results
+        except BaseException:
+            _close_results(results)
+            raise
+
+    def _open_chunk(self, paths):
+        """One open request: per path, a descriptor or the exception for its refusal."""
+        reply, fds = self._call({"op": "open", "paths": paths})
+        results = []
+        for entry in reply["files"]:
+            if entry["ok"]:
+                results.append(fds[entry["fd"]])
+            else:
+                results.append(_file_error(entry["path"], entry["error"], entry.get("message")))
+        return results
+
+    def _call(self, request):
+        """One request, tried until it is answered or the timeout has passed.
+
+        Returns (reply, descriptors) for a reply with "ok": true. Retried: failing to connect
+        while the broker restarts, a connection that broke before the reply came, and a request
+        answered busy. Not retried: any other refusal, a reply that breaks the protocol, a reply
+        that did not come in time (the time is up), a socket we may not connect to.
+        """
+        if not self._permits.acquire(timeout=self.timeout):
+            raise TimeoutError("all %s connections to fdbroker stayed in use for %g s"
+                               % (self.max_connections, self.timeout))
+        try:
+            attempts = _Attempts(self.timeout)
+            conn = self._take_idle()
+            while True:
+                pooled = conn is not None
+                timeout = attempts.remaining()
+                if conn is None:
+                    conn = self._connect(attempts, timeout)
+                    if conn is None:
+                        continue
+                try:
+                    reply, fds = conn.exchange(request, timeout)
+                except _Broken as e:
+                    conn.close()
+                    conn = None
+                    if pooled:
+                        # The broker had closed the pooled connection (idle timeout, restart).
+                        attempts.again()
+                        continue
+                    if not attempts.pause():
+                        raise self._unavailable(e.cause, attempts)
+                    continue
+                except _Timeout:
+                    conn.close()
+                    raise TimeoutError("fdbroker at %s did not answer within %.3g s%s"
+                                       % (self.socket, timeout, attempts.note()))
+                except BaseException:
+                    conn.close()
+                    raise
+                if reply["ok"]:
+                    self._give_back(conn)
+                    return reply, fds
+                # The broker hangs up after some refusals (busy for want of connections); the
+                # stream is not trusted after any.
+                conn.close()
+                conn = None
+                if reply["error"] == "busy" and attempts.pause():
+                    continue
+                raise _request_error(reply, attempts.note())
+        finally:
+            self._permits.release()
+
+    def _connect(self, attempts, timeout):
+        """A new connection; or None after a pause, to try again; or raises."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("the fdbroker client is closed")
+        try:
+            return _Connection.connect(self.socket, min(_CONNECT_TIMEOUT, timeout))
+        except _socket.timeout as e:
+            last = e
+        except OSError as e:
+            if e.errno not in _RETRIED_CONNECT_ERRNOS:
+                # Not ours to use (EACCES), or not a socket path at all: waiting will not help.
+                raise BrokerUnavailableError("cannot connect to fdbroker at %s: %s"
+                                             % (self.socket, e)) from e
+            last = e
+        if not attempts.pause():
+            raise self._unavailable(last, attempts)
+        return None
+
+    def _unavailable(self, cause, attempts):
+        e = BrokerUnavailableError("fdbroker at %s is unavailable%s: %s"
+                                   % (self.socket, attempts.note(), cause or "no reply"))
+        e.__cause__ = cause
+        return e
+
+    def _take_idle(self):
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _give_back(self, conn):
+        with self._lock:
+            if not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+
+def _close_results(results):
+    for r in results:
+        if isinstance(r, int):
+            _close_fds([r])
+        elif isinstance(r, io.IOBase):
+            r.close()

@@ -1,0 +1,573 @@
+"""Tests of fdbroker.py: against the real broker, and against fake ones for what it never does.
+
+    python3 -m unittest discover -s client-python -v
+
+The real broker is started from broker/target/fdbroker.jar (./run build), or $FDBROKER_JAR, with
+the java of $FDBROKER_JAVA, $JAVA_HOME or /usr/lib/jvm/temurin-25-jdk-amd64. Without the jar
+those tests are skipped, unless $FDBROKER_REQUIRE_BROKER is set (PythonClientIT sets it).
+"""
+
+import array
+import errno
+import json
+import os
+import resource
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import fdbroker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(HERE)
+MAX_PATHS = 5  # the test broker's limit, low so that open_all has to split a dozen paths
+
+
+def broker_jar():
+    return os.environ.get("FDBROKER_JAR") or os.path.join(PROJECT, "broker/target/fdbroker.jar")
+
+
+def java():
+    if os.environ.get("FDBROKER_JAVA"):
+        return os.environ["FDBROKER_JAVA"]
+    for home in (os.environ.get("JAVA_HOME"), "/usr/lib/jvm/temurin-25-jdk-amd64"):
+        if home and os.access(os.path.join(home, "bin/java"), os.X_OK):
+            return os.path.join(home, "bin/java")
+    return "java"
+
+
+def open_fds():
+    """How many descriptors this process has open (listdir's own is counted every time alike)."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Broker:
+    """fdbroker serve, as its own process, on a socket that outlives it (for restarts)."""
+
+    def __init__(self, policy, sock, log):
+        self.policy, self.socket, self.log = policy, sock, log
+        self.process = None
+
+    def start(self):
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [java(), "-jar", broker_jar(), "serve", "--config", self.policy,
+                 "--socket", self.socket, "--socket-mode", "0666"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError("broker exited with %d:\n%s" % (self.process.returncode, self.output()))
+            try:
+                with fdbroker.Client(self.socket, timeout=0.5) as c:
+                    c.ping()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError("broker did not answer within 60 s:\n" + self.output())
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: the broker finishes what is in progress, exits 0
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+class RealBrokerTest(unittest.TestCase):
+    """The client against the broker from the built jar, over a tree of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(broker_jar()):
+            message = "no broker jar at %s (./run build first)" % broker_jar()
+            if os.environ.get("FDBROKER_REQUIRE_BROKER"):
+                raise AssertionError(message)
+            raise unittest.SkipTest(message)
+        cls.tmp = os.path.realpath(tempfile.mkdtemp(prefix="fdbroker-py-"))
+        cls.srv = os.path.join(cls.tmp, "srv")
+        cls.make_tree(cls.srv)
+        policy = os.path.join(cls.tmp, "policy.yaml")
+        with open(policy, "w") as f:
+            # json.dumps: a YAML-safe quoting of the paths.
+            f.write("limits: {max_paths_per_request: %d, idle_timeout_seconds: 0.5}\n"
+                    "rules:\n"
+                    "  - name: python-client-tests\n"
+                    "    users: [\"*\"]\n"
+                    "    allow: [%s]\n"
+                    "    deny: [%s]\n"
+                    % (MAX_PATHS, json.dumps(cls.srv + "/**"), json.dumps(cls.srv + "/secret/**")))
+        cls.socket = os.path.join(cls.tmp, "fdbroker.sock")
+        cls.broker = Broker(policy, cls.socket, os.path.join(cls.tmp, "broker.log"))
+        cls.broker.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @staticmethod
+    def make_tree(srv):
+        os.makedirs(os.path.join(srv, "many"))
+        os.makedirs(os.path.join(srv, "secret"))
+        os.makedirs(os.path.join(srv, "dir"))
+        with open(os.path.join(srv, "a.txt"), "w") as f:
+            f.write("alpha\n")
+        with open(os.path.join(srv, "secret/key.txt"), "w") as f:
+            f.write("key\n")
+        for i in range(12):
+            with open(os.path.join(srv, "many/f%02d" % i), "w") as f:
+                f.write("file %d\n" % i)
+        os.symlink("a.txt", os.path.join(srv, "link"))
+
+    def path(self, name):
+        return os.path.join(self.srv, name)
+
+    def client(self, **kw):
+        c = fdbroker.Client(self.socket, **kw)
+        self.addCleanup(c.close)
+        return c
+
+    def test_ping_tells_the_brokers_limit(self):
+        info = self.client().ping()
+        self.assertEqual(1, info["protocol"])
+        self.assertEqual(MAX_PATHS, info["max_paths"])
+        self.assertIsInstance(info["version"], str)
+
+    def test_open_gives_a_read_only_binary_file(self):
+        with self.client().open(self.path("a.txt")) as f:
+            self.assertEqual(b"alpha\n", f.read())
+            self.assertEqual(self.path("a.txt"), f.name)
+            with self.assertRaises(OSError) as cm:
+                os.write(f.fileno(), b"x")
+            self.assertEqual(errno.EBADF, cm.exception.errno)
+
+    def test_open_fd_gives_a_non_inheritable_descriptor(self):
+        fd = self.client().open_fd(self.path("a.txt"))
+        try:
+            self.assertFalse(os.get_inheritable(fd))
+            self.assertEqual(b"alpha\n", os.read(fd, 100))
+        finally:
+            os.close(fd)
+
+    def test_open_all_splits_at_the_brokers_limit_and_keeps_order(self):
+        client = self.client()
+        client.ping()  # so that the pooled connection is there before counting
+        before = open_fds()
+        paths = [self.path("many/f%02d" % i) for i in range(12)]
+        paths[3] = self.path("secret/key.txt")
+        paths[7] = self.path("many/missing")
+        results = client.open_all(paths)
+        try:
+            self.assertEqual(len(paths), len(results))
+            self.assertIsInstance(results[3], PermissionError)
+            self.assertIsInstance(results[7], FileNotFoundError)
+            for i, r in enumerate(results):
+                if i not in (3, 7):
+                    self.assertEqual(("file %d\n" % i).encode(), r.read())
+        finally:
+            for r in results:
+                if not isinstance(r, Exception):
+                    r.close()
+        self.assertEqual(before, open_fds())
+
+    def test_open_all_strict_raises_the_first_refusal_and_closes_the_rest(self):
+        client = self.client()
+        client.ping()  # so that the pooled connection is there before counting
+        before = open_fds()
+        paths = [self.path("a.txt"), self.path("dir"), self.path("secret/key.txt")]
+        with self.assertRaises(fdbroker.BrokerError) as cm:
+            client.open_all(paths, strict=True)
+        self.assertEqual("not_regular", cm.exception.code)
+        self.assertEqual(before, open_fds())
+
+    def test_open_all_takes_a_list_not_a_path(self):
+        with self.assertRaises(TypeError):
+            self.client().open_all(self.path("a.txt"))
+        self.assertEqual([], self.client().open_all([]))
+
+    def test_denied_is_permission_error(self):
+        for path in (self.path("secret/key.txt"), "/etc/shadow"):
+            with self.assertRaises(PermissionError) as cm:
+                self.client().open(path)
+            e = cm.exception
+            self.assertEqual((errno.EACCES, "denied", path, path), (e.errno, e.code, e.path, e.filename))
+
+    def test_not_found_is_file_not_found_error(self):
+        with self.assertRaises(FileNotFoundError) as cm:
+            self.client().open(self.path("nothing-here"))
+        self.assertEqual(("not_found", self.path("nothing-here")), (cm.exception.code, cm.exception.path))
+
+    def test_other_refusals_are_broker_errors_with_the_wire_code(self):
+        client = self.client()
+        for name, code in (("link", "symlink"), ("dir", "not_regular"), ("a.txt/", "bad_request")):
+            path = self.srv + "/" + name
+            with self.assertRaises(fdbroker.BrokerError) as cm:
+                client.open_fd(path)
+            self.assertEqual((code, path), (cm.exception.code, cm.exception.path), cm.exception)
+            self.assertIn(path, str(cm.exception))
+
+    def test_many_threads_share_a_client_without_leaking_descriptors(self):
+        client = fdbroker.Client(self.socket, timeout=60)
+        before = open_fds()
+        failures = []
+
+        def work(n):
+            try:
+                for i in range(200):
+                    name = "many/f%02d" % ((n + i) % 12)
+                    if i % 2:
+                        with client.open(self.path(name)) as f:
+                            data = f.read()
+                    else:
+                        fd = client.open_fd(self.path(name))
+                        data = os.read(fd, 100)
+                        os.close(fd)
+                    if data != ("file %d\n" % ((n + i) % 12)).encode():
+                        failures.append("%s: %r" % (name, data))
+                    if i % 50 == 0:
+                        with self.assertRaises(PermissionError):
+                            client.open_fd(self.path("secret/key.txt"))
+            except Exception as e:  # reported below; a thread's exception would be lost
+                failures.append(repr(e))
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        client.close()
+        self.assertEqual([], failures)
+        self.assertEqual(before, open_fds())
+
+    def test_a_pooled_connection_the_broker_closed_is_replaced(self):
+        client = self.client()
+        os.close(client.open_fd(self.path("a.txt")))
+        time.sleep(1.0)  # past the broker's idle timeout of 0.5 s
+        with client.open(self.path("a.txt")) as f:
+            self.assertEqual(b"alpha\n", f.read())
+
+    def test_a_request_waits_out_a_broker_restart(self):
+        client = self.client()
+        with client.open(self.path("a.txt")):
+            pass
+        before = open_fds()
+        self.broker.stop()  # removes its socket: clients find none until the next start
+        self.assertFalse(os.path.exists(self.socket))
+        restarted = []
+        restarter = threading.Timer(0.5, lambda: restarted.append(self.broker.start()))
+        restarter.start()
+        try:
+            started = time.monotonic()
+            with client.open(self.path("a.txt")) as f:
+                self.assertEqual(b"alpha\n", f.read())
+            self.assertGreater(time.monotonic() - started, 0.4)
+        finally:
+            restarter.join()
+        self.assertEqual([None], restarted)
+        self.assertEqual(before, open_fds())
+
+    def test_a_missing_broker_is_given_up_at_the_timeout(self):
+        client = fdbroker.Client(os.path.join(self.tmp, "nobody.sock"), timeout=0.5)
+        started = time.monotonic()
+        with self.assertRaises(fdbroker.BrokerUnavailableError) as cm:
+            client.ping()
+        elapsed = time.monotonic() - started
+        self.assertTrue(0.3 < elapsed < 5, elapsed)
+        self.assertIn("tries in", str(cm.exception))
+        self.assertIsInstance(cm.exception.__cause__, FileNotFoundError)
+
+
+# --- Fake brokers: what the real one never does ---------------------------------------------
+
+def read_frame(sock):
+    header = recv_exactly(sock, 4)
+    if header is None:
+        return None
+    (n,) = struct.unpack(">I", header)
+    return json.loads(recv_exactly(sock, n))
+
+
+def recv_exactly(sock, n):
+    buf = b""
+    while len(buf) < n:
+        data = sock.recv(n - len(buf))
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def frame(obj):
+    body = json.dumps(obj).encode()
+    return struct.pack(">I", len(body)) + body
+
+
+def send_with_fds(sock, data, fds):
+    sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else [])
+
+
+def open_reply(request, granted):
+    """The reply granting the first `granted` paths of an open request, refusing the rest."""
+    files = []
+    for i, p in enumerate(request["paths"]):
+        if i < granted:
+            files.append({"path": p, "ok": True, "fd": i, "size": 9})
+        else:
+            files.append({"path": p, "ok": False, "error": "denied", "message": "no"})
+    return {"id": request["id"], "ok": True, "files": files}
+
+
+class ReceivePathTest(unittest.TestCase):
+    """One connection's exchange against a fake broker on a socketpair."""
+
+    def setUp(self):
+        before = open_fds()
+        # Cleanups run last first: this one after the test's descriptors and sockets are closed.
+        self.addCleanup(lambda: self.assertEqual(before, open_fds(), "descriptors leaked"))
+        self.client_end, self.server_end = socket.socketpair()
+        self.addCleanup(self.client_end.close)
+        self.addCleanup(self.server_end.close)
+        self.conn = fdbroker._Connection(self.client_end)
+
+    def serve(self, respond):
+        """Answers one request in a thread: respond(request, server_socket)."""
+        def run():
+            request = read_frame(self.server_end)
+            respond(request, self.server_end)
+        t = threading.Thread(target=run)
+        t.start()
+        self.addCleanup(t.join)
+
+    def fds(self, n):
+        """n descriptors of a file with known content, which the test closes at the end."""
+        fd = os.open(os.path.join(HERE, "fdbroker.py"), os.O_RDONLY)
+        fds = [fd] + [os.dup(fd) for _ in range(n - 1)]
+        self.addCleanup(lambda: [os.close(f) for f in fds])
+        return fds
+
+    def test_more_descriptors_than_the_control_buffer_holds_are_closed_and_reported(self):
+        fds = self.fds(fdbroker.PROTOCOL_MAX_PATHS + 6)
+        paths = ["/p%d" % i for i in range(len(fds))]
+        self.serve(lambda req, s: send_with_fds(s, frame(open_reply(req, len(fds))), fds))
+        with self.assertRaises(fdbroker.ProtocolError) as cm:
+            self.conn.exchange({"op": "open", "paths": paths}, 5)
+        self.assertIn("MSG_CTRUNC", str(cm.exception))
+
+    def test_descriptors_past_our_open_file_limit_are_closed_and_reported(self):
+        fds = self.fds(5)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # Room for two or three more (listdir's own descriptor is free again): the kernel installs
+        # those, drops the rest and sets MSG_CTRUNC, as for any process at its limit of open files.
+        used = {int(f) for f in os.listdir("/proc/self/fd")}
+        free = [n for n in range(max(used) + 3) if n not in used]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (free[1] + 1, hard))
+        try:
+            self.serve(lambda req, s: send_with_fds(s, frame(open_reply(req, 5)), fds))
+            with self.assertRaises(fdbroker.ProtocolError) as cm:
+                self.conn.exchange({"op": "open", "paths": ["/a", "/b", "/c", "/d", "/e"]}, 5)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.assertIn("MSG_CTRUNC", str(cm.exception))
+
+    def test_a_frame_split_across_reads_brings_its_descriptors_from_the_first_bytes(self):
+        fds = self.fds(3)
+
+        def respond(req, s):
+            data = frame(open_reply(req, 3))
+            send_with_fds(s, data[:2], fds)  # half the header carries the descriptors
+            for piece in (data[2:5], data[5:20], data[20:]):
+                time.sleep(0.02)
+                s.sendall(piece)
+        self.serve(respond)
+        reply, got = self.conn.exchange({"op": "open", "paths": ["/a", "/b", "/c", "/d"]}, 5)
+        try:
+            self.assertEqual(3, len(got))
+            self.assertEqual(b'"""', os.pread(got[2], 3, 0))
+            self.assertFalse(reply["files"][3]["ok"])
+        finally:
+            for fd in got:
+                os.close(fd)
+
+    def test_descriptors_beyond_the_granted_files_are_closed(self):
+        fds = self.fds(3)
+        self.serve(lambda req, s: send_with_fds(s, frame(open_reply(req, 1)), fds))
+        with self.assertRaises(fdbroker.ProtocolError) as cm:
+            self.conn.exchange({"op": "open", "paths": ["/a", "/b"]}, 5)
+        self.assertIn("grants 1 files but carried 3", str(cm.exception))
+
+    def test_descriptors_with_a_failed_reply_are_closed(self):
+        fds = self.fds(2)
+        self.serve(lambda req, s: send_with_fds(
+            s, frame({"id": req["id"], "ok": False, "error": "busy", "message": "m"}), fds))
+        with self.assertRaises(fdbroker.ProtocolError):
+            self.conn.exchange({"op": "open", "paths": ["/a", "/b"]}, 5)
+
+    def test_a_reply_to_another_request_is_refused_and_its_descriptors_closed(self):
+        fds = self.fds(1)
+        self.serve(lambda req, s: send_with_fds(s, frame(dict(open_reply(req, 1), id=req["id"] + 1)), fds))
+        with self.assertRaises(fdbroker.ProtocolError) as cm:
+            self.conn.exchange({"op": "open", "paths": ["/a"]}, 5)
+        self.assertIn("does not match", str(cm.exception))
+
+    def test_a_boolean_id_is_not_taken_for_the_number_one(self):
+        self.serve(lambda req, s: s.sendall(frame({"id": True, "ok": True, "version": "x",
+                                                   "protocol": 1, "max_paths": 64})))
+        with self.assertRaises(fdbroker.ProtocolError):
+            self.conn.exchange({"op": "ping"}, 5)
+
+    def test_a_connection_that_ends_mid_reply_closes_what_came(self):
+        fds = self.fds(2)
+
+        def respond(req, s):
+            send_with_fds(s, frame(open_reply(req, 2))[:10], fds)
+            s.shutdown(socket.SHUT_WR)
+        self.serve(respond)
+        with self.assertRaises(fdbroker._Broken):
+            self.conn.exchange({"op": "open", "paths": ["/a", "/b"]}, 5)
+
+    def test_a_reply_that_does_not_come_times_out(self):
+        self.serve(lambda req, s: None)
+        with self.assertRaises(fdbroker._Timeout):
+            self.conn.exchange({"op": "ping"}, 0.2)
+
+    def test_a_bad_frame_header_is_a_protocol_error(self):
+        self.serve(lambda req, s: s.sendall(struct.pack(">I", 70000)))
+        with self.assertRaises(fdbroker.ProtocolError):
+            self.conn.exchange({"op": "ping"}, 5)
+
+
+class FakeListener:
+    """A fake broker on a unix socket: answers each connection's requests with answer(n, request),
+    n counting connections from 0; a None answer hangs up."""
+
+    def __init__(self, test, answer):
+        self.tmp = tempfile.mkdtemp(prefix="fdbroker-py-fake-")
+        test.addCleanup(shutil.rmtree, self.tmp, True)
+        self.path = os.path.join(self.tmp, "fake.sock")
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen(8)
+        self.answer = answer
+        self.connections = 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        test.addCleanup(self.stop)
+
+    def run(self):
+        while True:
+            try:
+                s, _ = self.listener.accept()
+            except OSError:
+                return
+            n = self.connections
+            self.connections += 1
+            with s:
+                while True:
+                    request = read_frame(s)
+                    reply = request and self.answer(n, request)
+                    if reply is None:
+                        break
+                    s.sendall(frame(reply))
+
+    def stop(self):
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(5)
+
+
+def pong(request):
+    return {"id": request["id"], "ok": True, "version": "fake", "protocol": 1, "max_paths": 64}
+
+
+def refusal(request, code):
+    return {"id": request["id"], "ok": False, "error": code, "message": "refused by the fake"}
+
+
+class RetryTest(unittest.TestCase):
+    def test_busy_is_tried_again(self):
+        def answer(n, request):
+            if n < 3:  # as the broker over its connection limit: busy, id null, hang up
+                return {"id": None, "ok": False, "error": "busy", "message": "too many connections"}
+            return pong(request)
+        fake = FakeListener(self, answer)
+        with fdbroker.Client(fake.path, timeout=10) as client:
+            self.assertEqual("fake", client.ping()["version"])
+        self.assertEqual(4, fake.connections)
+
+    def test_busy_past_the_timeout_is_raised_with_the_code(self):
+        fake = FakeListener(self, lambda n, r: refusal(r, "busy"))
+        with fdbroker.Client(fake.path, timeout=0.5) as client:
+            with self.assertRaises(fdbroker.BrokerError) as cm:
+                client.ping()
+        self.assertEqual("busy", cm.exception.code)
+        self.assertIn("tries in", str(cm.exception))
+        self.assertGreater(fake.connections, 2)
+
+    def test_bad_request_is_not_tried_again(self):
+        fake = FakeListener(self, lambda n, r: refusal(r, "bad_request"))
+        with fdbroker.Client(fake.path, timeout=10) as client:
+            with self.assertRaises(fdbroker.BrokerError) as cm:
+                client.ping()
+        self.assertEqual(("bad_request", None), (cm.exception.code, cm.exception.path))
+        self.assertEqual(1, fake.connections)
+
+    def test_a_connection_broken_before_the_reply_is_tried_again(self):
+        fake = FakeListener(self, lambda n, r: pong(r) if n > 0 else None)
+        with fdbroker.Client(fake.path, timeout=10) as client:
+            client.ping()
+        self.assertEqual(2, fake.connections)
+
+    def test_a_socket_we_may_not_use_fails_at_once(self):
+        fake = FakeListener(self, lambda n, r: pong(r))
+        os.chmod(fake.path, 0)
+        if os.access(fake.path, os.W_OK):
+            self.skipTest("running with CAP_DAC_OVERRIDE (root): the mode does not keep us out")
+        with self.assertRaises(fdbroker.BrokerUnavailableError):
+            fdbroker.Client(fake.path, timeout=10).ping()
+
+    def test_an_oversized_request_is_too_large_without_asking(self):
+        fake = FakeListener(self, lambda n, r: pong(r))
+        with fdbroker.Client(fake.path) as client:
+            with self.assertRaises(fdbroker.BrokerError) as cm:
+                client.open_fd("/" + "x" * 70000)
+        self.assertEqual("too_large", cm.exception.code)
+
+
+class BackoffTest(unittest.TestCase):
+    def test_pauses_double_with_jitter_and_stop_before_the_deadline(self):
+        now = [0.0]
+        pauses = []
+
+        def sleep(s):
+            pauses.append(s)
+            now[0] += s
+        attempts = fdbroker._Attempts(3.0, clock=lambda: now[0], sleep=sleep, jitter=lambda: 0.999)
+        while attempts.pause():
+            pass
+        self.assertAlmostEqual(0.020, pauses[0], places=3)
+        self.assertAlmostEqual(0.040, pauses[1], places=3)
+        self.assertTrue(all(p <= 1.0 for p in pauses), pauses)
+        self.assertGreaterEqual(3.0 - now[0], 0.1 - 1e-9)  # the last try keeps 100 ms
+        self.assertEqual(len(pauses) + 1, attempts.count)
+
+        low = fdbroker._Attempts(3.0, clock=lambda: 0.0, sleep=pauses.append, jitter=lambda: 0.0)
+        low.pause()
+        self.assertAlmostEqual(0.010, pauses[-1])
+
+
+if __name__ == "__main__":
+    unittest.main()
