@@ -156,7 +156,7 @@ final class BrokerConnection implements Closeable {
             throw new MalformedReplyException("granted file " + index + " names descriptor " + granted.fd());
           }
           FileDescriptor own = FileDescriptorCast.duplicating(received[index]).getFileDescriptor();
-          adopted.add(new BrokeredFile(granted.path(), granted.size(), own));
+          adopted.add(new BrokeredFile(granted.path(), granted.size(), granted.mtimeNs(), granted.mode(), own));
           index++;
         }
       }

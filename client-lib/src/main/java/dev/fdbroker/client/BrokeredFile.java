@@ -20,11 +20,15 @@ import java.nio.channels.FileChannel;
 public final class BrokeredFile implements Closeable {
   private final String path;
   private final long size;
+  private final long mtimeNs;
+  private final int mode;
   private final FileInputStream stream;
 
-  BrokeredFile(String path, long size, FileDescriptor descriptor) {
+  BrokeredFile(String path, long size, long mtimeNs, int mode, FileDescriptor descriptor) {
     this.path = path;
     this.size = size;
+    this.mtimeNs = mtimeNs;
+    this.mode = mode;
     this.stream = new FileInputStream(descriptor);
   }
 
@@ -36,6 +40,24 @@ public final class BrokeredFile implements Closeable {
   /** The file's size in bytes when the broker opened it. */
   public long size() {
     return size;
+  }
+
+  /**
+   * When the file was last modified, as the broker saw it when it opened the file; empty from a
+   * broker that does not say. (Java cannot fstat a descriptor, so this is the way to know.)
+   */
+  public java.util.Optional<java.nio.file.attribute.FileTime> lastModified() {
+    return mtimeNs == dev.fdbroker.protocol.FileResult.Granted.UNKNOWN ? java.util.Optional.empty()
+        : java.util.Optional.of(java.nio.file.attribute.FileTime.from(
+            java.time.Instant.ofEpochSecond(Math.floorDiv(mtimeNs, 1_000_000_000L), Math.floorMod(mtimeNs, 1_000_000_000L))));
+  }
+
+  /**
+   * The file's permission bits (for example {@code 0644}) when the broker opened it, or -1 from a
+   * broker that does not say.
+   */
+  public int mode() {
+    return mode;
   }
 
   /** A read-only channel on the file. Supports positional reads and {@code map(READ_ONLY, ...)}. */

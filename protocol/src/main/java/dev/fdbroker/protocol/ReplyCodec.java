@@ -34,6 +34,14 @@ public final class ReplyCodec {
           out.number(granted.fd());
           out.raw(SIZE);
           out.number(granted.size());
+          if (granted.mtimeNs() != FileResult.Granted.UNKNOWN) {
+            out.raw(MTIME_NS);
+            out.number(granted.mtimeNs());
+          }
+          if (granted.mode() != FileResult.Granted.UNKNOWN) {
+            out.raw(MODE);
+            out.number(granted.mode());
+          }
         } else {
           FileResult.Refused refused = (FileResult.Refused) file;
           out.raw(REFUSED_ERROR);
@@ -71,6 +79,8 @@ public final class ReplyCodec {
   private static final byte[] NEXT_PATH = JsonBytes.ascii(",{\"path\":");
   private static final byte[] GRANTED_FD = JsonBytes.ascii(",\"ok\":true,\"fd\":");
   private static final byte[] SIZE = JsonBytes.ascii(",\"size\":");
+  private static final byte[] MTIME_NS = JsonBytes.ascii(",\"mtime_ns\":");
+  private static final byte[] MODE = JsonBytes.ascii(",\"mode\":");
   private static final byte[] REFUSED_ERROR = JsonBytes.ascii(",\"ok\":false,\"error\":");
   private static final byte[] MESSAGE = JsonBytes.ascii(",\"message\":");
   private static final byte[] END_FILES = JsonBytes.ascii("]}");
@@ -163,6 +173,8 @@ public final class ReplyCodec {
       Boolean ok = null;
       Integer fd = null;
       long size = -1;
+      long mtimeNs = FileResult.Granted.UNKNOWN;
+      long mode = FileResult.Granted.UNKNOWN;
       String error = null;
       String message = null;
       while (p.nextToken() == JsonToken.FIELD_NAME) {
@@ -173,6 +185,8 @@ public final class ReplyCodec {
           case "ok" -> ok = readBoolean(p, v, field);
           case "fd" -> fd = readInt(p, v, field);
           case "size" -> size = readLong(p, v, field);
+          case "mtime_ns" -> mtimeNs = readLong(p, v, field);
+          case "mode" -> mode = readLong(p, v, field);
           case "error" -> error = readString(p, v, field);
           case "message" -> message = readString(p, v, field);
           default -> p.skipChildren();
@@ -185,7 +199,10 @@ public final class ReplyCodec {
         if (fd == null || fd < 0 || size < 0) {
           throw new MalformedReplyException("a granted file lacks a valid \"fd\" or \"size\"");
         }
-        files.add(new FileResult.Granted(path, fd, size));
+        if (mode < FileResult.Granted.UNKNOWN || mode > 07777) {
+          throw new MalformedReplyException("a granted file's \"mode\" is not permission bits: " + mode);
+        }
+        files.add(new FileResult.Granted(path, fd, size, mtimeNs, (int) mode));
       } else {
         files.add(new FileResult.Refused(path, code(error), message == null ? "" : message));
       }

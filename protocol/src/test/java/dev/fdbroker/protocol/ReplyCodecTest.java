@@ -36,6 +36,10 @@ class ReplyCodecTest {
     assertEquals("{\"id\":1,\"ok\":true,\"files\":[{\"path\":\"/a\",\"ok\":true,\"fd\":0,\"size\":123},"
         + "{\"path\":\"/b\",\"ok\":false,\"error\":\"denied\",\"message\":\"not allowed by policy\"}]}",
         json(opened));
+    assertEquals("{\"id\":2,\"ok\":true,\"files\":[{\"path\":\"/a\",\"ok\":true,\"fd\":0,\"size\":4711,"
+        + "\"mtime_ns\":1733230000123456789,\"mode\":420}]}",
+        json(new Reply.Opened(RequestId.ofNumber(2), List.of(new FileResult.Granted("/a", 0, 4711, 1733230000123456789L,
+            0644)))));
     assertEquals("{\"id\":\"p\",\"ok\":true,\"version\":\"0.1.0\",\"protocol\":1,\"max_paths\":64}",
         json(new Reply.Pong(RequestId.ofString("p"), "0.1.0", 1, 64)));
     assertEquals("{\"id\":null,\"ok\":false,\"error\":\"bad_request\",\"message\":\"m\"}",
@@ -47,9 +51,11 @@ class ReplyCodecTest {
     Reply opened = new Reply.Opened(RequestId.ofString("x"), List.of(
         new FileResult.Granted("/é", 0, Long.MAX_VALUE),
         new FileResult.Refused("/b\n", ErrorCode.SYMLINK, "m"),
-        new FileResult.Granted("/c", 1, 0)));
+        new FileResult.Granted("/c", 1, 0),
+        new FileResult.Granted("/d", 2, 5, 1733230000123456789L, 04755),
+        new FileResult.Granted("/e", 3, 5, -1_000_000_001L, 0)));
     assertEquals(opened, roundTrip(opened));
-    assertEquals(2, ((Reply.Opened) opened).grantedCount());
+    assertEquals(4, ((Reply.Opened) opened).grantedCount());
     Reply pong = new Reply.Pong(RequestId.ofNumber(5), "1.2.3", 1, 16);
     assertEquals(pong, roundTrip(pong));
     for (ErrorCode code : ErrorCode.values()) {
@@ -120,6 +126,12 @@ class ReplyCodecTest {
             g.writeBooleanField("ok", true);
             g.writeNumberField("fd", granted.fd());
             g.writeNumberField("size", granted.size());
+            if (granted.mtimeNs() != FileResult.Granted.UNKNOWN) {
+              g.writeNumberField("mtime_ns", granted.mtimeNs());
+            }
+            if (granted.mode() != FileResult.Granted.UNKNOWN) {
+              g.writeNumberField("mode", granted.mode());
+            }
           } else {
             FileResult.Refused refused = (FileResult.Refused) file;
             g.writeBooleanField("ok", false);
@@ -177,7 +189,10 @@ class ReplyCodecTest {
         int n = 1 + random.nextInt(5);
         for (int f = 0; f < n; f++) {
           files.add(random.nextBoolean()
-              ? new FileResult.Granted("/" + randomText(random), random.nextInt(64), random.nextLong() & Long.MAX_VALUE)
+              ? random.nextBoolean()
+                  ? new FileResult.Granted("/" + randomText(random), random.nextInt(64), random.nextLong() & Long.MAX_VALUE)
+                  : new FileResult.Granted("/" + randomText(random), random.nextInt(64), random.nextLong() & Long.MAX_VALUE,
+                      random.nextLong(), random.nextInt(07777 + 1))
               : new FileResult.Refused("/" + randomText(random), codes[random.nextInt(codes.length)], randomText(random)));
         }
         reply = new Reply.Opened(randomId(random), files);

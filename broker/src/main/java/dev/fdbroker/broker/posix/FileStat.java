@@ -4,8 +4,9 @@ package dev.fdbroker.broker.posix;
  * What the broker needs to know of an open file (from statx).
  *
  * @param owner the file's owner (uid)
+ * @param mtimeNs the last modification, in nanoseconds since the epoch
  */
-public record FileStat(int mode, long size, long inode, long device, int nlink, long owner) {
+public record FileStat(int mode, long size, long inode, long device, int nlink, long owner, long mtimeNs) {
   public static final int S_IFMT = 0170000;
   public static final int S_IFREG = 0100000;
   public static final int S_IFDIR = 0040000;
@@ -14,6 +15,11 @@ public record FileStat(int mode, long size, long inode, long device, int nlink, 
   public static final int S_IFSOCK = 0140000;
   public static final int S_IFCHR = 0020000;
   public static final int S_IFBLK = 0060000;
+
+  /** The permission bits (set-id, sticky, and rwx for owner, group, others). */
+  public int permissions() {
+    return mode & 07777;
+  }
 
   public int type() {
     return mode & S_IFMT;

@@ -341,11 +341,13 @@ public final class Posix {
     }
     int nlink = buf.get(JAVA_INT, 16);
     long owner = buf.get(JAVA_INT, 20) & 0xffffffffL;
+    // struct statx_timestamp stx_mtime: tv_sec (s64) at 112, tv_nsec (u32) at 120.
+    long mtimeNs = buf.get(JAVA_LONG, 112) * 1_000_000_000L + (buf.get(JAVA_INT, 120) & 0xffffffffL);
     int mode = buf.get(JAVA_SHORT, 28) & 0xffff;
     long inode = buf.get(JAVA_LONG, 32);
     long size = buf.get(JAVA_LONG, 40);
     long device = ((buf.get(JAVA_INT, 136) & 0xffffffffL) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
-    return new FileStat(mode, size, inode, device, nlink, owner);
+    return new FileStat(mode, size, inode, device, nlink, owner, mtimeNs);
   }
 
   /**

@@ -161,7 +161,7 @@ final class RequestHandler {
         if (result instanceof FileResult.Granted g) {
           fds[granted] = g.fd(); // the real descriptor, replaced by its index in the reply
           pins[granted] = outcome.pin();
-          result = new FileResult.Granted(path, granted++, g.size());
+          result = new FileResult.Granted(path, granted++, g.size(), g.mtimeNs(), g.mode());
         }
         results.add(result);
         long t1 = System.nanoTime();
@@ -225,7 +225,8 @@ final class RequestHandler {
         ? peer.caller().uid() : SecureOpener.ANY_OWNER;
     return switch (opener.open(path, owner)) {
       case OpenOutcome.Opened opened ->
-          new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size()), "allow", rule, opened.pin());
+          new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size(), opened.stat().mtimeNs(),
+              opened.stat().permissions()), "allow", rule, opened.pin());
       case OpenOutcome.Refused refused ->
           new PathOutcome(new FileResult.Refused(path, refused.code(), refused.message()), "allow", rule);
     };

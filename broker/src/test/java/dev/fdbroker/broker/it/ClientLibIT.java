@@ -75,6 +75,24 @@ class ClientLibIT {
     }
   }
 
+  /**
+   * A granted file comes with its modification time (to the nanosecond) and permission bits, as
+   * the broker saw them when it opened the file: Java has no fstat of a descriptor to learn them.
+   */
+  @Test
+  void aGrantedFileSaysWhenItWasModifiedAndItsMode() throws Exception {
+    java.nio.file.Files.setLastModifiedTime(f.secret,
+        java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2026-11-26T12:00:45.123456789Z")));
+    try (FdBrokerClient client = FdBrokerClient.connect(f.socket);
+        BrokeredFile secret = client.open(f.secret.toString());
+        BrokeredFile pub = client.open(f.allowed + "/public.txt")) {
+      assertEquals(java.time.Instant.parse("2026-11-26T12:00:45.123456789Z"), secret.lastModified().orElseThrow().toInstant());
+      assertEquals(0600, secret.mode(), "rw-------");
+      assertEquals(0644, pub.mode(), "rw-r--r--");
+      assertEquals(java.nio.file.Files.getLastModifiedTime(java.nio.file.Path.of(pub.path())), pub.lastModified().orElseThrow());
+    }
+  }
+
   @Test
   void refusalsAreTheJavaNioExceptionsAJavaUserExpects() throws Exception {
     try (FdBrokerClient client = FdBrokerClient.connect(f.socket)) {
