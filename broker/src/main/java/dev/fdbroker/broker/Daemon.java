@@ -7,6 +7,7 @@ import dev.fdbroker.broker.policy.CurrentPolicy;
 import dev.fdbroker.broker.policy.Policy;
 import dev.fdbroker.broker.server.BrokerServer;
 import dev.fdbroker.broker.systemd.SdNotify;
+import dev.fdbroker.broker.systemd.UnitCheck;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
@@ -70,7 +71,7 @@ public final class Daemon {
       }
       log.info("policy reloaded from {}: {} rules (generation {})", config, next.rules().size(), generation);
       next.warnings().forEach(w -> log.warn("{}", w));
-      dev.fdbroker.broker.cli.UnitCheck.warnIfBlind(next);
+      UnitCheck.warnIfBlind(next);
     } catch (ConfigException e) {
       lastReloadProblem = e.all().get(0).getMessage()
           + (e.all().size() > 1 ? " (and " + (e.all().size() - 1) + " more)" : "");

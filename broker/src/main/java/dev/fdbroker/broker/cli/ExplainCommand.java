@@ -154,8 +154,7 @@ final class ExplainCommand implements Callable<Integer> {
     }
     long g;
     if (gid != null) {
-      g = isNumber(gid) ? Long.parseLong(gid)
-          : Posix.groupByName(gid).orElseThrow(() -> new IllegalArgumentException("unknown group \"" + gid + "\"")).gid();
+      g = groupId(gid);
     } else {
       g = entry.orElseThrow(() -> new IllegalArgumentException(
           "uid " + uid + " has no user database entry to take a primary group from; give --gid")).gid();
@@ -163,7 +162,7 @@ final class ExplainCommand implements Callable<Integer> {
     long[] supplementary;
     if (groups != null) {
       supplementary = groups.isBlank() ? new long[0]
-          : java.util.Arrays.stream(groups.split(",")).map(String::trim).mapToLong(this::groupId).toArray();
+          : java.util.Arrays.stream(groups.split(",")).map(String::trim).mapToLong(ExplainCommand::groupId).toArray();
     } else {
       // As the broker would see a process of this user started by login or systemd (initgroups).
       supplementary = entry.map(e -> Posix.groupsOfUser(e.name(), e.gid())).orElse(new long[0]);
@@ -176,7 +175,7 @@ final class ExplainCommand implements Callable<Integer> {
     return new Caller(u, g, 0, supplementary, entry.map(Posix.PasswdEntry::name).orElse(null), unit);
   }
 
-  private long groupId(String name) {
+  private static long groupId(String name) {
     try {
       return isNumber(name) ? Long.parseLong(name)
           : Posix.groupByName(name).orElseThrow(() -> new IllegalArgumentException("unknown group \"" + name + "\""))

@@ -16,6 +16,7 @@ import dev.fdbroker.broker.systemd.Heartbeat;
 import dev.fdbroker.broker.systemd.SdNotify;
 import dev.fdbroker.broker.systemd.SignalHandlers;
 import dev.fdbroker.broker.systemd.SocketActivation;
+import dev.fdbroker.broker.systemd.UnitCheck;
 import dev.fdbroker.broker.systemd.UserNamespace;
 import java.io.IOException;
 import java.nio.file.Path;

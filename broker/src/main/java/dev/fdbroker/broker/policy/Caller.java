@@ -44,8 +44,29 @@ public final class Caller {
     values[Variable.UID.ordinal()] = Long.toString(uid);
     values[Variable.GID.ordinal()] = Long.toString(gid);
     values[Variable.USER.ordinal()] = usable(user);
-    values[Variable.UNIT.ordinal()] = usable(unit);
-    values[Variable.INSTANCE.ordinal()] = usable(instanceOf(unit));
+    values[Variable.UNIT.ordinal()] = usable(this.unit);
+    values[Variable.INSTANCE.ordinal()] = usable(instanceOf(this.unit));
+  }
+
+  /**
+   * This caller, its unit now looked for: {@code unit}, or none if null, or {@code unknown}. The
+   * rest is shared, not worked out again.
+   */
+  public Caller withUnit(String unit, boolean unknown) {
+    return new Caller(this, unit, unknown);
+  }
+
+  private Caller(Caller c, String unit, boolean unitUnknown) {
+    this.uid = c.uid;
+    this.gid = c.gid;
+    this.pid = c.pid;
+    this.groups = c.groups;
+    this.user = c.user;
+    this.unit = unitUnknown ? null : unit;
+    this.unitUnknown = unitUnknown;
+    this.values = c.values.clone();
+    values[Variable.UNIT.ordinal()] = usable(this.unit);
+    values[Variable.INSTANCE.ordinal()] = usable(instanceOf(this.unit));
   }
 
   /** A caller whose unit is known ({@code unit}, or none if null). */
@@ -139,6 +160,7 @@ public final class Caller {
   @Override
   public String toString() {
     return "uid " + uid + (user != null ? " (" + user + ")" : "") + ", gid " + gid
-        + (groups.length > 0 ? ", groups " + Arrays.toString(groups) : "") + (unit != null ? ", unit " + unit : "") + (unitUnknown ? ", unit unknown" : "");
+        + (groups.length > 0 ? ", groups " + Arrays.toString(groups) : "")
+        + (unit != null ? ", unit " + unit : "") + (unitUnknown ? ", unit unknown" : "");
   }
 }

@@ -12,7 +12,8 @@ import java.util.Set;
  * One allow or deny pattern: an absolute path in which {@code *} matches any run of characters
  * within one component, a {@code **} component matches any number of components (zero included),
  * and a variable such as <code>${user}</code> stands for the caller's own value ({@link Variable}).
- * Nothing else is special: {@code ?}, {@code [}, <code>{</code> and {@code \} are literal. Patterns are matched against canonical paths only (see {@link
+ * Nothing else is special: {@code ?}, {@code [}, <code>{</code> and {@code \} are literal.
+ * Patterns are matched against canonical paths only (see {@link
  * dev.fdbroker.protocol.PathSyntax}), so {@code /srv/assets/**} cannot be escaped with {@code ..}.
  */
 public final class PathPattern {
@@ -43,7 +44,7 @@ public final class PathPattern {
    */
   record Template(String text, String[] literals, Variable[] vars, boolean unitDependent) implements Segment {
     Template(String text, String[] literals, Variable[] vars) {
-      this(text, literals, vars, java.util.Arrays.stream(vars).anyMatch(Variable::isUnits));
+      this(text, literals, vars, Arrays.stream(vars).anyMatch(Variable::isUnits));
     }
 
     /** Whether {@code path} from {@code start} to {@code end}, one component, is this caller's. */
@@ -171,7 +172,7 @@ public final class PathPattern {
 
   /** Whether the pattern holds ${unit} or ${instance}. */
   public boolean dependsOnUnit() {
-    return variables.contains(Variable.UNIT) || variables.contains(Variable.INSTANCE);
+    return variables.stream().anyMatch(Variable::isUnits);
   }
 
   /** The variables the pattern holds; empty for most. */

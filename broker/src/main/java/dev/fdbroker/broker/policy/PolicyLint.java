@@ -1,5 +1,10 @@
 package dev.fdbroker.broker.policy;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -35,7 +40,7 @@ final class PolicyLint {
     }
     if (units.isEmpty()) {
       for (Variable v : p.variables()) {
-        if (v == Variable.UNIT || v == Variable.INSTANCE) {
+        if (v.isUnits()) {
           found.add(v + " is set only for callers in a systemd unit, and this rule names no \"units\": "
               + "for callers it applies to by user or group the pattern matches nothing");
         }
@@ -69,15 +74,14 @@ final class PolicyLint {
    * Why a drop-in directory or file is a door into the policy, or null: whoever may write it
    * writes rules.
    */
-  static String writableByOthers(java.nio.file.Path p) {
+  static String writableByOthers(Path p) {
     try {
-      java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = java.nio.file.Files.getPosixFilePermissions(p);
-      if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
-          || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
-        return p + " is writable by its group or by everyone ("
-            + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "): whoever can write it can write rules";
+      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
+      if (perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
+        return p + " is writable by its group or by everyone (" + PosixFilePermissions.toString(perms)
+            + "): whoever can write it can write rules";
       }
-    } catch (java.io.IOException | UnsupportedOperationException e) {
+    } catch (IOException | UnsupportedOperationException e) {
       return null;
     }
     return null;

@@ -1,10 +1,13 @@
 package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.policy.Caller;
+import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.broker.systemd.CallerUnit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The client at the other end of one connection: who the kernel says it is, plus what the audit
@@ -16,6 +19,7 @@ import java.nio.file.Path;
  * @param unitRead whether the caller's systemd unit was looked for (only once a policy needs it)
  */
 record Peer(long connection, Caller caller, String executable, boolean unitRead) {
+  private static final Logger log = LoggerFactory.getLogger(Peer.class);
 
   /**
    * The peer of {@code socketFd}, from the credentials the kernel gave at accept ({@code kernel}:
@@ -23,7 +27,7 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
    * withUnit}, its unit.
    */
   static Peer of(long connection, int socketFd, Caller kernel, UserNames users, boolean withUnit) {
-    long[] groups = dev.fdbroker.broker.posix.Posix.peerGroups(socketFd);
+    long[] groups = Posix.peerGroups(socketFd);
     // Until it is read, the unit is unknown, never "none": were a request ever judged by a policy
     // naming units before the unit was read, the caller would be held to every unit's deny.
     Caller caller = new Caller(kernel.uid(), kernel.gid(), kernel.pid(), groups, users.nameOf(kernel.uid()), null,
@@ -34,10 +38,9 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
 
   /** This peer with its unit looked for: once, when a policy that names units first meets it. */
   Peer withUnit(int socketFd) {
-    Caller c = caller;
     CallerUnit.Found found;
     try {
-      found = CallerUnit.of(socketFd, c.pid());
+      found = CallerUnit.of(socketFd, caller.pid());
     } catch (RuntimeException | LinkageError e) {
       // Whatever failed, the caller's unit stays unknown, which can only take files away.
       log.warn("connection {}: reading the caller's unit failed: {}", connection, e.toString());
@@ -48,11 +51,8 @@ record Peer(long connection, Caller caller, String executable, boolean unitRead)
     if (found instanceof CallerUnit.Found.Unknown u) {
       log.debug("connection {}: the caller's unit cannot be told: {}", connection, u.why());
     }
-    return new Peer(connection, new Caller(c.uid(), c.gid(), c.pid(), c.groups(), c.user(), unit, unknown),
-        executable, true);
+    return new Peer(connection, caller.withUnit(unit, unknown), executable, true);
   }
-
-  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Peer.class);
 
   private static String executable(long pid) {
     try {

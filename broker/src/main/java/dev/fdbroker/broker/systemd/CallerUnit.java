@@ -7,6 +7,9 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The systemd unit a caller runs in, from the cgroup v2 of the process that connected: the first
@@ -25,6 +28,8 @@ import java.nio.file.Path;
 public final class CallerUnit {
   /** /proc/PID/cgroup is a few lines; more than this is not a cgroup file. */
   private static final int MAX_BYTES = 64 * 1024;
+
+  private static final Pattern KERNEL_VERSION = Pattern.compile("^(\\d+)\\.(\\d+)");
 
   private CallerUnit() {}
 
@@ -173,7 +178,7 @@ public final class CallerUnit {
 
   /** Whether the running kernel is older than {@code major.minor} (false if its version is unclear). */
   static boolean kernelBefore(int major, int minor) {
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(\\d+)\\.(\\d+)").matcher(System.getProperty("os.version", ""));
+    Matcher m = KERNEL_VERSION.matcher(System.getProperty("os.version", ""));
     if (!m.find()) {
       return false;
     }
@@ -186,7 +191,7 @@ public final class CallerUnit {
   private static boolean procHidesOthers() {
     boolean hides = false;
     for (String[] f : CgroupMount.MountInfo.lines()) {
-      int dash = java.util.Arrays.asList(f).indexOf("-");
+      int dash = Arrays.asList(f).indexOf("-");
       if (dash > 4 && f[4].equals("/proc") && dash + 1 < f.length && f[dash + 1].equals("proc")) {
         String superOptions = f[f.length - 1];
         hides = superOptions.contains("hidepid=") && !superOptions.contains("hidepid=0")

@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -73,7 +75,7 @@ final class CgroupMount {
   /** The first cgroup2 line of /proc/self/mountinfo. */
   private static Line line() {
     for (String[] f : MountInfo.lines()) {
-      int dash = java.util.Arrays.asList(f).indexOf("-");
+      int dash = Arrays.asList(f).indexOf("-");
       if (dash > 4 && dash + 1 < f.length && f[dash + 1].equals("cgroup2")) {
         return new Line(MountInfo.unescape(f[3]), MountInfo.unescape(f[4]));
       }
@@ -89,12 +91,12 @@ final class CgroupMount {
      * Every line, split at spaces. Read as bytes (ISO-8859-1 keeps each byte a char): the kernel
      * does not escape bytes that are not UTF-8, and a user can mount on such a name (FUSE).
      */
-    static java.util.List<String[]> lines() {
+    static List<String[]> lines() {
       try {
         String text = new String(Files.readAllBytes(Path.of("/proc/self/mountinfo")), StandardCharsets.ISO_8859_1);
         return text.lines().map(l -> l.split(" ")).toList();
       } catch (IOException | RuntimeException e) {
-        return java.util.List.of();
+        return List.of();
       }
     }
 

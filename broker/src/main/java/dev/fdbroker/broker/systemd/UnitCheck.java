@@ -1,7 +1,6 @@
-package dev.fdbroker.broker.cli;
+package dev.fdbroker.broker.systemd;
 
 import dev.fdbroker.broker.policy.Policy;
-import dev.fdbroker.broker.systemd.CallerUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
