@@ -100,15 +100,8 @@ class PidReuseIT {
     assumeTrue(ItSupport.isRoot(), "needs root: sets ns_last_pid, makes cgroups, stops the broker");
     assumeTrue(Identities.cgroupsWritable(), "needs a writable cgroup v2 hierarchy at " + Identities.CGROUP2);
     assumeTrue(Files.isWritable(NS_LAST_PID), "needs a writable " + NS_LAST_PID);
-    Path root = ItSupport.worldReadableTempDir("fdbroker-pidreuse-");
-    Path hostDir = null;
-    List<Process> started = new ArrayList<>();
-    // B, which nobody here waits for: held as a handle, which knows B's start time, so that a
-    // later process with B's pid is never the one killed.
-    ProcessHandle[] orphan = {null};
-    RunningBroker broker = null;
-    boolean stopped = false;
-    try (Cgroups cgroups = new Cgroups()) {
+    try (Scene scene = new Scene("fdbroker-pidreuse-"); Cgroups cgroups = new Cgroups()) {
+      Path root = scene.root;
       ItSupport.write(root.resolve("srv/tenants/tenant1/f.txt"), "tenant1\n", "rw-------");
       ItSupport.write(root.resolve("srv/tenants/tenant2/f.txt"), "tenant2\n", "rw-------");
       Path policy = Files.writeString(root.resolve("policy.yaml"), """
@@ -117,25 +110,19 @@ class PidReuseIT {
               units: ["render-worker@*.service"]
               allow: ["ROOT/srv/tenants/${instance}/**"]
           """.replace("ROOT", root.toString()));
-      if (shape.equals("test")) {
-        broker = BrokerProcess.start(policy, root.resolve("broker.sock"));
-      } else {
-        hostDir = ItSupport.worldReadableTempDir("fdbroker-pidreuse-host-");
-        broker = HostBroker.start(hostDir, policy, HostBroker.Options.defaults());
-      }
+      RunningBroker broker = scene.start(shape, policy);
       Path t1 = cgroups.make("system.slice/render-worker@tenant1.service");
       Path t2 = cgroups.make("system.slice/render-worker@tenant2.service");
       List<String> paths = List.of(root.resolve("srv/tenants/tenant2/f.txt").toString(),
           root.resolve("srv/tenants/tenant1/f.txt").toString());
 
-      signal(broker, "STOP");
-      stopped = true;
+      scene.stopBroker();
       Path forA = exchangeDir(root, "a");
       Path forD = exchangeDir(root, "d");
-      Process a = connector(started, t1, broker.socket(), "fork", forA);
-      Process d = connector(started, t1, broker.socket(), "stay", forD);
+      Process a = connector(scene.started, t1, broker.socket(), "fork", forA);
+      Process d = connector(scene.started, t1, broker.socket(), "stay", forD);
       long bPid = ready(forA, a);
-      orphan[0] = ProcessHandle.of(bPid).orElse(null);
+      scene.orphan = ProcessHandle.of(bPid).orElse(null);
       ready(forD, d);
       assertTrue(a.waitFor(30, TimeUnit.SECONDS), "A exits once it has forked B");
       long aPid = a.pid();
@@ -146,7 +133,7 @@ class PidReuseIT {
       for (int attempt = 0; attempt < 20 && cPid != aPid; attempt++) {
         Process spawner = new ProcessBuilder(ItSupport.python(), "-c", SPAWNER, Long.toString(aPid), t2.toString())
             .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        started.add(spawner);
+        scene.started.add(spawner);
         cPid = Long.parseLong(new BufferedReader(new InputStreamReader(spawner.getInputStream(), StandardCharsets.UTF_8))
             .readLine().trim());
         if (cPid != aPid) {
@@ -164,44 +151,12 @@ class PidReuseIT {
       assertTrue(Files.readString(cCgroup).contains("/system.slice/render-worker@tenant2.service"),
           Files.readString(cCgroup));
 
-      signal(broker, "CONT");
-      stopped = false;
+      scene.continueBroker();
       List<String> fromB = answers(ask(forA, paths));
       List<String> fromD = answers(ask(forD, paths));
       assertEquals(List.of("denied", "denied"), fromB, "B, holding the connection of A, whose pid is now C's");
       assertEquals(List.of("denied", "ok"), fromD, "D, alive in tenant1 since it connected");
       assertTrue(broker.isAlive(), broker.log());
-    } finally {
-      // Each step on its own: a failing one must not leave the broker stopped, or running.
-      try {
-        if (stopped && broker != null) {
-          signal(broker, "CONT");
-        }
-      } finally {
-        try {
-          if (orphan[0] != null) {
-            orphan[0].destroyForcibly();
-          }
-          for (Process p : started) {
-            try {
-              p.getOutputStream().close();
-            } catch (java.io.IOException closedAlready) {
-              // a spawner whose C had the wrong pid, closed when it was given up
-            }
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-              p.destroyForcibly().waitFor();
-            }
-          }
-        } finally {
-          if (broker != null) {
-            broker.close();
-          }
-          if (hostDir != null) {
-            ItSupport.deleteTree(hostDir);
-          }
-          ItSupport.deleteTree(root);
-        }
-      }
     }
   }
 
@@ -220,13 +175,8 @@ class PidReuseIT {
   void aCallerWhoseConnectingProcessIsGoneCannotShedItsUnitsDenies(String shape) throws Exception {
     assumeTrue(ItSupport.isRoot(), "needs root: makes cgroups, stops the broker");
     assumeTrue(Identities.cgroupsWritable(), "needs a writable cgroup v2 hierarchy at " + Identities.CGROUP2);
-    Path root = ItSupport.worldReadableTempDir("fdbroker-shed-");
-    Path hostDir = null;
-    List<Process> started = new ArrayList<>();
-    ProcessHandle[] orphan = {null};
-    RunningBroker broker = null;
-    boolean stopped = false;
-    try (Cgroups cgroups = new Cgroups()) {
+    try (Scene scene = new Scene("fdbroker-shed-"); Cgroups cgroups = new Cgroups()) {
+      Path root = scene.root;
       ItSupport.write(root.resolve("srv/secret/s.txt"), "secret\n", "rw-------");
       ItSupport.write(root.resolve("srv/public.txt"), "public\n", "rw-------");
       Path policy = Files.writeString(root.resolve("policy.yaml"), """
@@ -238,44 +188,89 @@ class PidReuseIT {
               units: ["sandboxed-worker.service"]
               deny: ["ROOT/srv/secret/**"]
           """.replace("ROOT", root.toString()));
-      if (shape.equals("test")) {
-        broker = BrokerProcess.start(policy, root.resolve("broker.sock"));
-      } else {
-        hostDir = ItSupport.worldReadableTempDir("fdbroker-shed-host-");
-        broker = HostBroker.start(hostDir, policy, HostBroker.Options.defaults());
-      }
+      RunningBroker broker = scene.start(shape, policy);
       Path unit = cgroups.make("system.slice/sandboxed-worker.service");
       List<String> paths = List.of(root.resolve("srv/secret/s.txt").toString(), root.resolve("srv/public.txt").toString());
 
-      signal(broker, "STOP");
-      stopped = true;
+      scene.stopBroker();
       Path forA = exchangeDir(root, "a");
       Path forD = exchangeDir(root, "d");
       Path forN = exchangeDir(root, "n");
-      Process a = connector(started, unit, broker.socket(), "fork", forA);
-      Process d = connector(started, unit, broker.socket(), "stay", forD);
-      Process n = connector(started, Identities.CGROUP2, broker.socket(), "stay", forN);
-      orphan[0] = ProcessHandle.of(ready(forA, a)).orElse(null);
+      Process a = connector(scene.started, unit, broker.socket(), "fork", forA);
+      Process d = connector(scene.started, unit, broker.socket(), "stay", forD);
+      Process n = connector(scene.started, Identities.CGROUP2, broker.socket(), "stay", forN);
+      scene.orphan = ProcessHandle.of(ready(forA, a)).orElse(null);
       ready(forD, d);
       ready(forN, n);
       assertTrue(a.waitFor(30, TimeUnit.SECONDS), "A exits once it has forked B");
-      signal(broker, "CONT");
-      stopped = false;
+      scene.continueBroker();
       assertEquals(List.of("denied", "ok"), answers(ask(forA, paths)),
           "B, holding the connection of A, gone: held to the unit's deny, served the rest");
       assertEquals(List.of("denied", "ok"), answers(ask(forD, paths)), "D, alive in the unit");
       assertEquals(List.of("ok", "ok"), answers(ask(forN, paths)), "N, in no unit");
-    } finally {
+    }
+  }
+
+  /**
+   * One test's tree, broker and processes, and their undoing. Each step of {@link #close} on its
+   * own: a failing one must not leave the broker stopped, or running, or a process behind.
+   */
+  private static final class Scene implements AutoCloseable {
+    final Path root;
+    final String prefix;
+    final List<Process> started = new ArrayList<>();
+    /**
+     * B, which nobody here waits for: held as a handle, which knows B's start time, so that a
+     * later process with B's pid is never the one killed.
+     */
+    ProcessHandle orphan;
+    private Path hostDir;
+    private RunningBroker broker;
+    private boolean stopped;
+
+    Scene(String prefix) throws Exception {
+      this.prefix = prefix;
+      this.root = ItSupport.worldReadableTempDir(prefix);
+    }
+
+    /** The broker as the test runs it ("test"), or as the unit runs it ("host"). */
+    RunningBroker start(String shape, Path policy) throws Exception {
+      if (shape.equals("test")) {
+        broker = BrokerProcess.start(policy, root.resolve("broker.sock"));
+      } else {
+        hostDir = ItSupport.worldReadableTempDir(prefix + "host-");
+        broker = HostBroker.start(hostDir, policy, HostBroker.Options.defaults());
+      }
+      return broker;
+    }
+
+    void stopBroker() throws Exception {
+      signal(broker, "STOP");
+      stopped = true;
+    }
+
+    void continueBroker() throws Exception {
+      signal(broker, "CONT");
+      stopped = false;
+    }
+
+    @Override
+    public void close() throws Exception {
       try {
         if (stopped && broker != null) {
           signal(broker, "CONT");
         }
       } finally {
         try {
-          if (orphan[0] != null) {
-            orphan[0].destroyForcibly();
+          if (orphan != null) {
+            orphan.destroyForcibly();
           }
           for (Process p : started) {
+            try {
+              p.getOutputStream().close(); // a spawner's C is killed when its stdin ends
+            } catch (java.io.IOException closedAlready) {
+              // a spawner whose C had the wrong pid, closed when it was given up
+            }
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
               p.destroyForcibly().waitFor();
             }
