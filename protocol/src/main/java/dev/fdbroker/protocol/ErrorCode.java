@@ -8,8 +8,10 @@ public enum ErrorCode {
   NOT_FOUND("not_found"),
   /** Allowed, but a component of the path is a symbolic link; the broker never follows one. */
   SYMLINK("symlink"),
-  /** Allowed, but not a regular file (directory, FIFO, socket, device). */
+  /** Opened, but not a regular file (directory, FIFO, socket, device). */
   NOT_REGULAR("not_regular"),
+  /** Listed, but not a directory. */
+  NOT_DIRECTORY("not_directory"),
   /** The request, or this path in it, is not well formed. */
   BAD_REQUEST("bad_request"),
   /** A frame longer than the protocol allows; the connection is closed. */

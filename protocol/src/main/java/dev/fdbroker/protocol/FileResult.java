@@ -1,7 +1,13 @@
 package dev.fdbroker.protocol;
 
-/** The outcome for one path of an open request, in the order the paths were asked for. */
-public sealed interface FileResult permits FileResult.Granted, FileResult.Refused {
+/**
+ * The outcome for one path of an open or stat request, in the order the paths were asked for: an
+ * open answers {@link Granted} or {@link Refused}, a stat {@link Found} or {@link Refused}.
+ */
+public sealed interface FileResult permits FileResult.Granted, FileResult.Found, FileResult.Refused {
+
+  /** A number the broker did not say (older brokers, or one that does not apply to the type). */
+  int UNKNOWN = -1;
 
   String path();
 
@@ -17,7 +23,7 @@ public sealed interface FileResult permits FileResult.Granted, FileResult.Refuse
    */
   record Granted(String path, int fd, long size, long mtimeNs, int mode) implements FileResult {
     /** What a reply without {@code mtime_ns} or {@code mode} leaves them as. */
-    public static final int UNKNOWN = -1;
+    public static final int UNKNOWN = FileResult.UNKNOWN;
 
     /** A grant with no modification time or mode (as older brokers replied). */
     public Granted(String path, int fd, long size) {
@@ -25,6 +31,15 @@ public sealed interface FileResult permits FileResult.Granted, FileResult.Refuse
     }
   }
 
-  /** The file was not opened, for the reason given. */
+  /**
+   * What a stat found at the path (which is never followed if it is a symbolic link).
+   *
+   * @param size the size in bytes of a {@link FileType#FILE}; {@link #UNKNOWN} for other types
+   * @param mtimeNs last modification, nanoseconds since the epoch
+   * @param mode permission bits ({@code st_mode & 07777})
+   */
+  record Found(String path, FileType type, long size, long mtimeNs, int mode) implements FileResult {}
+
+  /** The file was not opened or described, for the reason given. */
   record Refused(String path, ErrorCode error, String message) implements FileResult {}
 }

@@ -25,6 +25,29 @@ public final class JsonText {
   }
 
   /**
+   * Exactly how many bytes {@link #quoted} writes for {@code s}, quotes included (an unpaired
+   * surrogate counts as U+FFFD, three bytes).
+   */
+  public static int quotedBytes(String s) {
+    int n = 2;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        int escape = ESCAPES[c];
+        n += escape == 0 ? 1 : escape > 0 ? 2 : 6;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
+  }
+
+  /**
    * Writes {@code s} as a JSON string, quotes included, at {@code b[n]}, which must have room for
    * {@link #maxQuotedBytes}; returns the index after it. An unpaired surrogate is written as
    * U+FFFD ({@link #wellFormed}).

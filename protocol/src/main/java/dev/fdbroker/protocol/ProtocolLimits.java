@@ -8,8 +8,11 @@ public final class ProtocolLimits {
   /** Largest frame payload in either direction, in bytes. */
   public static final int MAX_FRAME_BYTES = 65536;
 
-  /** Most paths one open request may name. */
+  /** Most paths one open or stat request may name. */
   public static final int MAX_PATHS_PER_REQUEST = 64;
+
+  /** Longest list cursor, in characters (printable ASCII). */
+  public static final int MAX_CURSOR_CHARS = 128;
 
   /** Longest path, in UTF-8 bytes (PATH_MAX including the terminating NUL). */
   public static final int MAX_PATH_BYTES = 4096;

@@ -24,17 +24,24 @@ public final class RequestCodec {
    * wherever it stands.
    *
    * @param opProblem why "op" could not be taken, or null
+   * @param present a bit per known field that the request has ({@link #PATHS}, {@link #PATH}, {@link #CURSOR})
    * @param paths the paths, or null if the request has no "paths"
-   * @param pathsProblem why "paths" could not be taken, or null
-   * @param unknownField the first field that is not id, op or paths, or null
+   * @param problem why "paths", "path" or "cursor" could not be taken (the first such), or null
+   * @param unknownField the first field that is none of the protocol's, or null
    */
-  private record Fields(RequestId id, String op, String opProblem, List<String> paths, String pathsProblem,
-      String unknownField) {}
+  private record Fields(RequestId id, String op, String opProblem, int present, List<String> paths, String path,
+      String cursor, String problem, String unknownField) {}
+
+  private static final int ID = 1;
+  private static final int OP = 2;
+  private static final int PATHS = 4;
+  private static final int PATH = 8;
+  private static final int CURSOR = 16;
 
   /**
    * Decodes one request.
    *
-   * @param maxPaths the most paths an open request may carry (at most {@link
+   * @param maxPaths the most paths an open or stat request may carry (at most {@link
    *     ProtocolLimits#MAX_PATHS_PER_REQUEST})
    */
   public static Request decode(Frame frame, int maxPaths) throws BadRequestException {
@@ -50,28 +57,42 @@ public final class RequestCodec {
     if (f.op() == null) {
       throw new BadRequestException(id, "missing \"op\"");
     }
-    if (!f.op().equals("open") && !f.op().equals("ping")) {
-      throw new BadRequestException(id, "unknown op " + quote(f.op()) + " (expected \"open\" or \"ping\")");
-    }
+    int takes = switch (f.op()) {
+      case "open", "stat" -> PATHS;
+      case "list" -> PATH | CURSOR;
+      case "ping" -> 0;
+      default -> throw new BadRequestException(id, "unknown op " + quote(f.op())
+          + " (expected \"open\", \"stat\", \"list\" or \"ping\")");
+    };
     if (f.unknownField() != null) {
       throw new BadRequestException(id, "unknown field " + quote(f.unknownField()));
     }
-    if (f.pathsProblem() != null) {
-      throw new BadRequestException(id, f.pathsProblem());
+    int foreign = f.present() & ~takes;
+    if (foreign != 0) {
+      String field = (foreign & PATHS) != 0 ? "paths" : (foreign & PATH) != 0 ? "path" : "cursor";
+      throw new BadRequestException(id, quote(f.op()) + " takes no " + quote(field)
+          + (f.op().equals("list") ? " (it lists one directory: \"path\")" : ""));
     }
-    if (f.op().equals("ping")) {
-      if (f.paths() != null) {
-        throw new BadRequestException(id, "\"ping\" takes no \"paths\"");
-      }
-      return new Request.Ping(id);
+    if (f.problem() != null) {
+      throw new BadRequestException(id, f.problem());
     }
-    if (f.paths() == null) {
-      throw new BadRequestException(id, "\"open\" needs \"paths\"");
+    switch (f.op()) {
+      case "ping":
+        return new Request.Ping(id);
+      case "list":
+        if (f.path() == null) {
+          throw new BadRequestException(id, "\"list\" needs \"path\"");
+        }
+        return new Request.List(id, f.path(), f.cursor());
+      default:
+        if (f.paths() == null) {
+          throw new BadRequestException(id, quote(f.op()) + " needs \"paths\"");
+        }
+        if (f.paths().isEmpty()) {
+          throw new BadRequestException(id, "\"paths\" must name at least one path");
+        }
+        return f.op().equals("open") ? new Request.Open(id, f.paths()) : new Request.Stat(id, f.paths());
     }
-    if (f.paths().isEmpty()) {
-      throw new BadRequestException(id, "\"paths\" must name at least one path");
-    }
-    return new Request.Open(id, f.paths());
   }
 
   /**
@@ -84,20 +105,24 @@ public final class RequestCodec {
     String op = null;
     String opProblem = null;
     List<String> paths = null;
-    String pathsProblem = null;
+    String path = null;
+    String cursor = null;
+    String problem = null;
     String unknownField = null;
+    int seen = 0; // a bit per known field: a field twice must not mean either of its values
     try (JsonParser p = Json.REQUESTS.createParser(frame.array(), frame.offset(), frame.length())) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new BadRequestException(id, "request must be a JSON object");
       }
       JsonToken t;
-      int seen = 0; // a bit per known field: a field twice must not mean either of its values
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         int bit = switch (field) {
-          case "id" -> 1;
-          case "op" -> 2;
-          case "paths" -> 4;
+          case "id" -> ID;
+          case "op" -> OP;
+          case "paths" -> PATHS;
+          case "path" -> PATH;
+          case "cursor" -> CURSOR;
           default -> 0;
         };
         if ((seen & bit) != 0) {
@@ -105,6 +130,7 @@ public final class RequestCodec {
         }
         seen |= bit;
         JsonToken value = p.nextToken();
+        String fieldProblem = null;
         switch (field) {
           case "id":
             id = readId(p, value);
@@ -119,7 +145,24 @@ public final class RequestCodec {
             break;
           case "paths":
             paths = new ArrayList<>();
-            pathsProblem = readPaths(p, value, paths, maxPaths);
+            fieldProblem = readPaths(p, value, paths, maxPaths);
+            break;
+          case "path":
+            if (value == JsonToken.VALUE_STRING) {
+              path = p.getText();
+            } else {
+              p.skipChildren();
+              fieldProblem = "\"path\" must be a string";
+            }
+            break;
+          case "cursor":
+            if (value == JsonToken.VALUE_STRING) {
+              cursor = p.getText();
+              fieldProblem = cursorProblem(cursor);
+            } else if (value != JsonToken.VALUE_NULL) {
+              p.skipChildren();
+              fieldProblem = "\"cursor\" must be a string or null";
+            }
             break;
           default:
             p.skipChildren();
@@ -127,6 +170,7 @@ public final class RequestCodec {
               unknownField = field;
             }
         }
+        problem = problem != null ? problem : fieldProblem;
       }
       if (t != JsonToken.END_OBJECT) {
         throw new BadRequestException(id, "request must be a JSON object");
@@ -140,7 +184,21 @@ public final class RequestCodec {
       // Parsing a byte array does no I/O; anything else is a parse failure too.
       throw new BadRequestException(id, "malformed JSON: " + e.getMessage());
     }
-    return new Fields(id, op, opProblem, paths, pathsProblem, unknownField);
+    return new Fields(id, op, opProblem, seen & (PATHS | PATH | CURSOR), paths, path, cursor, problem, unknownField);
+  }
+
+  /** A cursor is the broker's own text, given back: short printable ASCII, or it is not one. */
+  private static String cursorProblem(String cursor) {
+    if (cursor.isEmpty() || cursor.length() > ProtocolLimits.MAX_CURSOR_CHARS) {
+      return "\"cursor\" must be 1 to " + ProtocolLimits.MAX_CURSOR_CHARS + " characters, as the broker gave it";
+    }
+    for (int i = 0; i < cursor.length(); i++) {
+      char c = cursor.charAt(i);
+      if (c < 0x21 || c > 0x7e) {
+        return "\"cursor\" is not one the broker gave";
+      }
+    }
+    return null;
   }
 
   private static RequestId readId(JsonParser p, JsonToken value) throws IOException, BadRequestException {
@@ -204,21 +262,31 @@ public final class RequestCodec {
     try (JsonGenerator g = Json.FACTORY.createGenerator(out)) {
       g.writeStartObject();
       request.id().write(g, "id");
+      g.writeStringField("op", request.op());
       if (request instanceof Request.Open) {
-        g.writeStringField("op", "open");
-        g.writeArrayFieldStart("paths");
-        for (String path : ((Request.Open) request).paths()) {
-          g.writeString(path);
+        writePaths(g, ((Request.Open) request).paths());
+      } else if (request instanceof Request.Stat) {
+        writePaths(g, ((Request.Stat) request).paths());
+      } else if (request instanceof Request.List) {
+        Request.List list = (Request.List) request;
+        g.writeStringField("path", list.path());
+        if (list.cursor() != null) {
+          g.writeStringField("cursor", list.cursor());
         }
-        g.writeEndArray();
-      } else {
-        g.writeStringField("op", "ping");
       }
       g.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException("encoding to memory cannot fail", e);
     }
     return out.finish();
+  }
+
+  private static void writePaths(JsonGenerator g, List<String> paths) throws IOException {
+    g.writeArrayFieldStart("paths");
+    for (String path : paths) {
+      g.writeString(path);
+    }
+    g.writeEndArray();
   }
 
   static String quote(String s) {

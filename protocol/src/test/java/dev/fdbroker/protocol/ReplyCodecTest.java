@@ -40,10 +40,82 @@ class ReplyCodecTest {
         + "\"mtime_ns\":1733230000123456789,\"mode\":420}]}",
         json(new Reply.Opened(RequestId.ofNumber(2), List.of(new FileResult.Granted("/a", 0, 4711, 1733230000123456789L,
             0644)))));
-    assertEquals("{\"id\":\"p\",\"ok\":true,\"version\":\"0.1.0\",\"protocol\":1,\"max_paths\":64}",
+    assertEquals("{\"id\":\"p\",\"ok\":true,\"version\":\"0.1.0\",\"protocol\":1,\"max_paths\":64,"
+        + "\"ops\":[\"open\",\"stat\",\"list\",\"ping\"]}",
         json(new Reply.Pong(RequestId.ofString("p"), "0.1.0", 1, 64)));
     assertEquals("{\"id\":null,\"ok\":false,\"error\":\"bad_request\",\"message\":\"m\"}",
         json(new Reply.Failed(RequestId.NONE, ErrorCode.BAD_REQUEST, "m")));
+    assertEquals("{\"id\":1,\"ok\":true,\"files\":[{\"path\":\"/srv/a/x.png\",\"ok\":true,\"type\":\"file\","
+        + "\"size\":4711,\"mtime_ns\":1733230000123456789,\"mode\":420},{\"path\":\"/srv/a\",\"ok\":true,\"type\":\"dir\","
+        + "\"mtime_ns\":1733230000000000000,\"mode\":493}]}",
+        json(new Reply.Stated(RequestId.ofNumber(1), List.of(
+            new FileResult.Found("/srv/a/x.png", FileType.FILE, 4711, 1733230000123456789L, 0644),
+            new FileResult.Found("/srv/a", FileType.DIRECTORY, FileResult.UNKNOWN, 1733230000000000000L, 0755)))));
+    assertEquals("{\"id\":2,\"ok\":true,\"entries\":[{\"name\":\"x.png\",\"type\":\"file\",\"size\":4711,"
+        + "\"mtime_ns\":5,\"mode\":420},{\"name\":\"sub\",\"type\":\"dir\",\"mtime_ns\":6,\"mode\":493}],\"cursor\":\"c1\"}",
+        json(new Reply.Listed(RequestId.ofNumber(2), List.of(
+            new DirEntry("x.png", FileType.FILE, 4711, 5, 0644),
+            new DirEntry("sub", FileType.DIRECTORY, FileResult.UNKNOWN, 6, 0755)), "c1")));
+    assertEquals("{\"id\":3,\"ok\":true,\"entries\":[],\"cursor\":null}",
+        json(new Reply.Listed(RequestId.ofNumber(3), List.of(), null)));
+  }
+
+  @Test
+  void decodesStatAndListRepliesByTheOperationAsked() throws Exception {
+    Reply stated = new Reply.Stated(RequestId.ofNumber(1), List.of(
+        new FileResult.Found("/a", FileType.SYMLINK, FileResult.UNKNOWN, -5, 0777),
+        new FileResult.Refused("/b", ErrorCode.DENIED, "no")));
+    byte[] frame = ReplyCodec.encode(stated);
+    assertEquals(stated, ReplyCodec.decode(new Frame(frame, 4, frame.length - 4), "stat"));
+    // All refused: only the operation asked tells a stat reply from an open reply.
+    Reply refused = new Reply.Stated(RequestId.ofNumber(1), List.of(new FileResult.Refused("/b", ErrorCode.DENIED, "no")));
+    byte[] f2 = ReplyCodec.encode(refused);
+    assertEquals(refused, ReplyCodec.decode(new Frame(f2, 4, f2.length - 4), "stat"));
+    assertInstanceOf(Reply.Opened.class, ReplyCodec.decode(new Frame(f2, 4, f2.length - 4)));
+    Reply listed = new Reply.Listed(RequestId.ofString("l"), List.of(
+        new DirEntry("a b", FileType.OTHER, FileResult.UNKNOWN, 0, 0600)), null);
+    assertEquals(listed, roundTrip(listed));
+    byte[] older = "{\"id\":1,\"ok\":true,\"version\":\"0.1.0\",\"protocol\":1}".getBytes(StandardCharsets.UTF_8);
+    assertEquals(List.of("open", "ping"), ((Reply.Pong) ReplyCodec.decode(new Frame(older, 0, older.length))).ops());
+    byte[] newType = "{\"ok\":true,\"entries\":[{\"name\":\"d\",\"type\":\"door\"}],\"cursor\":null}"
+        .getBytes(StandardCharsets.UTF_8);
+    assertEquals(FileType.OTHER, ((Reply.Listed) ReplyCodec.decode(new Frame(newType, 0, newType.length))).entries().get(0).type());
+  }
+
+  @Test
+  void refusesEntryNamesThatAreNotOneComponent() {
+    for (String name : new String[] {"", ".", "..", "a/b", "/", "a\\u0000b"}) {
+      byte[] b = ("{\"ok\":true,\"entries\":[{\"name\":\"" + name + "\",\"type\":\"file\"}],\"cursor\":null}")
+          .getBytes(StandardCharsets.UTF_8);
+      assertThrows(MalformedReplyException.class, () -> ReplyCodec.decode(new Frame(b, 0, b.length)), name);
+    }
+  }
+
+  @Test
+  void countsEachListedEntryToTheByte() {
+    Random random = new Random(11);
+    FileType[] types = FileType.values();
+    for (int i = 0; i < 20_000; i++) {
+      List<DirEntry> entries = new ArrayList<>();
+      int expected = 0;
+      int n = random.nextInt(4);
+      for (int k = 0; k < n; k++) {
+        DirEntry e = new DirEntry("n" + randomText(random), types[random.nextInt(types.length)],
+            random.nextBoolean() ? FileResult.UNKNOWN : random.nextLong() & Long.MAX_VALUE,
+            random.nextInt(3) == 0 ? Long.MIN_VALUE + random.nextInt(2) : random.nextLong(),
+            random.nextBoolean() ? FileResult.UNKNOWN : random.nextInt(07777 + 1));
+        entries.add(e);
+        expected += ReplyCodec.listedEntryBytes(e) - (k == 0 ? 1 : 0); // the first has no comma
+      }
+      RequestId id = randomId(random);
+      int empty = ReplyCodec.encode(new Reply.Listed(id, List.of(), "c")).length;
+      int full = ReplyCodec.encode(new Reply.Listed(id, entries, "c")).length;
+      assertEquals(expected, full - empty);
+      String cursor = "\"".repeat(ProtocolLimits.MAX_CURSOR_CHARS);
+      assertEquals(ProtocolLimits.MAX_FRAME_BYTES + ProtocolLimits.HEADER_BYTES,
+          ReplyCodec.encode(new Reply.Listed(id, List.of(), cursor)).length + ReplyCodec.listingRoom(id),
+          "a page filled to its room, with the worst cursor, is exactly one frame");
+    }
   }
 
   @Test
@@ -58,6 +130,9 @@ class ReplyCodecTest {
     assertEquals(4, ((Reply.Opened) opened).grantedCount());
     Reply pong = new Reply.Pong(RequestId.ofNumber(5), "1.2.3", 1, 16);
     assertEquals(pong, roundTrip(pong));
+    Reply listed = new Reply.Listed(RequestId.ofNumber(6), List.of(new DirEntry("é", FileType.FILE, 3, 4, 0644),
+        new DirEntry("x", FileType.DIRECTORY, FileResult.UNKNOWN, FileResult.UNKNOWN, FileResult.UNKNOWN)), "9:abc");
+    assertEquals(listed, roundTrip(listed));
     for (ErrorCode code : ErrorCode.values()) {
       Reply failed = new Reply.Failed(RequestId.ofNumber(9), code, "why");
       assertEquals(failed, roundTrip(failed));
@@ -141,11 +216,47 @@ class ReplyCodecTest {
           g.writeEndObject();
         }
         g.writeEndArray();
+      } else if (reply instanceof Reply.Stated stated) {
+        g.writeBooleanField("ok", true);
+        g.writeArrayFieldStart("files");
+        for (FileResult file : stated.files()) {
+          g.writeStartObject();
+          g.writeStringField("path", JsonText.wellFormed(file.path()));
+          if (file instanceof FileResult.Found found) {
+            g.writeBooleanField("ok", true);
+            g.writeStringField("type", found.type().wireName());
+            attributes(g, found.size(), found.mtimeNs(), found.mode());
+          } else {
+            FileResult.Refused refused = (FileResult.Refused) file;
+            g.writeBooleanField("ok", false);
+            g.writeStringField("error", refused.error().wireName());
+            g.writeStringField("message", JsonText.wellFormed(refused.message()));
+          }
+          g.writeEndObject();
+        }
+        g.writeEndArray();
+      } else if (reply instanceof Reply.Listed listed) {
+        g.writeBooleanField("ok", true);
+        g.writeArrayFieldStart("entries");
+        for (DirEntry e : listed.entries()) {
+          g.writeStartObject();
+          g.writeStringField("name", JsonText.wellFormed(e.name()));
+          g.writeStringField("type", e.type().wireName());
+          attributes(g, e.size(), e.mtimeNs(), e.mode());
+          g.writeEndObject();
+        }
+        g.writeEndArray();
+        g.writeStringField("cursor", listed.cursor());
       } else if (reply instanceof Reply.Pong pong) {
         g.writeBooleanField("ok", true);
         g.writeStringField("version", pong.brokerVersion());
         g.writeNumberField("protocol", pong.protocolVersion());
         g.writeNumberField("max_paths", pong.maxPaths());
+        g.writeArrayFieldStart("ops");
+        for (String op : pong.ops()) {
+          g.writeString(op);
+        }
+        g.writeEndArray();
       } else {
         Reply.Failed failed = (Reply.Failed) reply;
         g.writeBooleanField("ok", false);
@@ -155,6 +266,18 @@ class ReplyCodecTest {
       g.writeEndObject();
     }
     return out.toByteArray();
+  }
+
+  private static void attributes(JsonGenerator g, long size, long mtimeNs, int mode) throws IOException {
+    if (size != FileResult.UNKNOWN) {
+      g.writeNumberField("size", size);
+    }
+    if (mtimeNs != FileResult.UNKNOWN) {
+      g.writeNumberField("mtime_ns", mtimeNs);
+    }
+    if (mode != FileResult.UNKNOWN) {
+      g.writeNumberField("mode", mode);
+    }
   }
 
   private static String randomText(Random random) {
@@ -183,7 +306,7 @@ class ReplyCodecTest {
     ErrorCode[] codes = ErrorCode.values();
     for (int i = 0; i < 20_000; i++) {
       Reply reply;
-      int kind = random.nextInt(4);
+      int kind = random.nextInt(6);
       if (kind < 2) {
         List<FileResult> files = new ArrayList<>();
         int n = 1 + random.nextInt(5);
@@ -198,6 +321,26 @@ class ReplyCodecTest {
         reply = new Reply.Opened(randomId(random), files);
       } else if (kind == 2) {
         reply = new Reply.Pong(randomId(random), "0.1.0", 1, 1 + random.nextInt(64));
+      } else if (kind == 4) {
+        List<FileResult> files = new ArrayList<>();
+        FileType[] types = FileType.values();
+        for (int f = 0, n = 1 + random.nextInt(5); f < n; f++) {
+          files.add(random.nextBoolean()
+              ? new FileResult.Found("/" + randomText(random), types[random.nextInt(types.length)],
+                  random.nextBoolean() ? FileResult.UNKNOWN : random.nextLong() & Long.MAX_VALUE, random.nextLong(),
+                  random.nextInt(07777 + 1))
+              : new FileResult.Refused("/" + randomText(random), codes[random.nextInt(codes.length)], randomText(random)));
+        }
+        reply = new Reply.Stated(randomId(random), files);
+      } else if (kind == 5) {
+        List<DirEntry> entries = new ArrayList<>();
+        FileType[] types = FileType.values();
+        for (int f = 0, n = random.nextInt(5); f < n; f++) {
+          entries.add(new DirEntry("n" + randomText(random), types[random.nextInt(types.length)],
+              random.nextBoolean() ? FileResult.UNKNOWN : random.nextLong() & Long.MAX_VALUE, random.nextLong(),
+              random.nextBoolean() ? FileResult.UNKNOWN : random.nextInt(07777 + 1)));
+        }
+        reply = new Reply.Listed(randomId(random), entries, random.nextBoolean() ? null : "c" + random.nextInt());
       } else {
         reply = new Reply.Failed(randomId(random), codes[random.nextInt(codes.length)], randomText(random));
       }

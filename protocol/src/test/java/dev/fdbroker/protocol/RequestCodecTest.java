@@ -37,6 +37,24 @@ class RequestCodecTest {
   }
 
   @Test
+  void decodesStatAndList() throws Exception {
+    assertEquals(new Request.Stat(RequestId.ofNumber(1), List.of("/srv/a/x.png", "/srv/a")),
+        decode("{\"id\": 1, \"op\": \"stat\", \"paths\": [\"/srv/a/x.png\", \"/srv/a\"]}"));
+    assertEquals(new Request.List(RequestId.ofNumber(2), "/srv/a", null),
+        decode("{\"id\": 2, \"op\": \"list\", \"path\": \"/srv/a\", \"cursor\": null}"));
+    assertEquals(new Request.List(RequestId.NONE, "/srv/a", null), decode("{\"op\": \"list\", \"path\": \"/srv/a\"}"));
+    assertEquals(new Request.List(RequestId.NONE, "/", "7:1f"), decode("{\"cursor\":\"7:1f\",\"path\":\"/\",\"op\":\"list\"}"));
+    String longest = "x".repeat(ProtocolLimits.MAX_CURSOR_CHARS);
+    assertEquals(longest, ((Request.List) decode("{\"op\":\"list\",\"path\":\"/\",\"cursor\":\"" + longest + "\"}")).cursor());
+    bad("{\"op\":\"list\",\"path\":\"/\",\"cursor\":\"" + longest + "x\"}");
+    for (Request r : List.of(new Request.Stat(RequestId.ofNumber(3), List.of("/a", "/b")),
+        new Request.List(RequestId.ofString("s"), "/a", null), new Request.List(RequestId.NONE, "/a", "c:1"))) {
+      byte[] frame = RequestCodec.encode(r);
+      assertEquals(r, RequestCodec.decode(new Frame(frame, 4, frame.length - 4), 64));
+    }
+  }
+
+  @Test
   void echoesNumericIdsExactly() throws Exception {
     String big = "123456789012345678901234567890";
     assertEquals(big, decode("{\"id\":" + big + ",\"op\":\"ping\"}").id().text());
@@ -51,7 +69,7 @@ class RequestCodecTest {
       "`\"open\"`                                     | request must be a JSON object",
       "{}                                             | missing \"op\"",
       "{\"op\":1}                                     | \"op\" must be a string",
-      "{\"op\":\"unlink\",\"paths\":[\"/a\"]}         | unknown op \"unlink\" (expected \"open\" or \"ping\")",
+      "{\"op\":\"unlink\",\"paths\":[\"/a\"]}         | unknown op \"unlink\" (expected \"open\", \"stat\", \"list\" or \"ping\")",
       "{\"op\":\"open\"}                              | \"open\" needs \"paths\"",
       "{\"op\":\"open\",\"paths\":[]}                 | \"paths\" must name at least one path",
       "{\"op\":\"open\",\"paths\":\"/a\"}             | \"paths\" must be an array of strings",
@@ -63,6 +81,17 @@ class RequestCodecTest {
       "{\"op\":\"ping\",\"id\":[1]}                   | \"id\" must be a JSON scalar",
       "{\"op\":\"ping\",\"uid\":0}                    | unknown field \"uid\"",
       "{\"op\":\"ping\"} {}                           | trailing data after the request object",
+      "{\"op\":\"stat\"}                              | \"stat\" needs \"paths\"",
+      "{\"op\":\"stat\",\"path\":\"/a\"}              | \"stat\" takes no \"path\"",
+      "{\"op\":\"open\",\"paths\":[\"/a\"],\"cursor\":null} | \"open\" takes no \"cursor\"",
+      "{\"op\":\"list\"}                              | \"list\" needs \"path\"",
+      "{\"op\":\"list\",\"path\":[\"/a\"]}            | \"path\" must be a string",
+      "{\"op\":\"list\",\"paths\":[\"/a\"]}           | \"list\" takes no \"paths\" (it lists one directory: \"path\")",
+      "{\"op\":\"list\",\"path\":\"/a\",\"cursor\":5}   | \"cursor\" must be a string or null",
+      "{\"op\":\"list\",\"path\":\"/a\",\"cursor\":\"\"} | \"cursor\" must be 1 to 128 characters, as the broker gave it",
+      "{\"op\":\"list\",\"path\":\"/a\",\"cursor\":\"a b\"} | \"cursor\" is not one the broker gave",
+      "{\"op\":\"list\",\"path\":\"/a\",\"cursor\":\"\u00e9\"} | \"cursor\" is not one the broker gave",
+      "{\"op\":\"list\",\"path\":\"/a\",\"path\":\"/b\"} | malformed JSON: Duplicate field 'path'",
   })
   void refusesMalformedRequestsWithClearMessages(String json, String message) {
     assertEquals(message, bad(json).getMessage());
@@ -141,7 +170,7 @@ class RequestCodecTest {
   })
   void anUnknownOpIsNamedWhateverElseTheRequestHolds(String json) {
     BadRequestException e = bad(json);
-    assertEquals("unknown op \"delete\" (expected \"open\" or \"ping\")", e.getMessage());
+    assertEquals("unknown op \"delete\" (expected \"open\", \"stat\", \"list\" or \"ping\")", e.getMessage());
     assertEquals(RequestId.ofNumber(3), e.id());
   }
 

@@ -100,6 +100,8 @@ final class RequestHandler {
       case Request.Ping ping -> Response.of(
           new Reply.Pong(ping.id(), version, ProtocolLimits.PROTOCOL_VERSION, maxPaths), Op.PING, Outcome.OK);
       case Request.Open open -> open(snapshot, peer, open, start);
+      case Request.Stat stat -> Response.of(new Reply.Failed(stat.id(), ErrorCode.BAD_REQUEST, "stat: not yet"), Op.INVALID, Outcome.BAD_REQUEST);
+      case Request.List list -> Response.of(new Reply.Failed(list.id(), ErrorCode.BAD_REQUEST, "list: not yet"), Op.INVALID, Outcome.BAD_REQUEST);
     };
   }
 

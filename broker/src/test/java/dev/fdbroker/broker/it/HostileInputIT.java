@@ -93,7 +93,7 @@ class HostileInputIT {
     try (RawClient c = new RawClient(f.socket)) {
       JsonNode reply = c.request("{\"paths\":[\"/a\"],\"recursive\":true,\"op\":\"delete\",\"id\":11}");
       assertEquals("bad_request", reply.get("error").asText(), reply.toString());
-      assertEquals("unknown op \"delete\" (expected \"open\" or \"ping\")", reply.get("message").asText());
+      assertEquals("unknown op \"delete\" (expected \"open\", \"stat\", \"list\" or \"ping\")", reply.get("message").asText());
       assertEquals(11, reply.get("id").asInt(), "the id is echoed though it came last: " + reply);
     }
   }
