@@ -1,6 +1,7 @@
 """A client of the fdbroker daemon: ask it for files, get read-only descriptors.
 
-Standard library only, Python 3.9+. One module: copy it next to your code.
+Standard library only, Python 3.9+. One module: copy it next to your code, or install the
+fdbroker package, which puts it on the system python3's path (/usr/lib/python3/dist-packages).
 
     import fdbroker
 
