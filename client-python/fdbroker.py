@@ -50,6 +50,7 @@ __all__ = [
     "BrokerError",
     "BrokerUnavailableError",
     "ProtocolError",
+    "BrokerInfo",
     "DEFAULT_SOCKET",
 ]
 
@@ -66,8 +67,10 @@ _INT_SIZE = array.array("i").itemsize
 # them: the kernel closes what does not fit and sets MSG_CTRUNC.
 _CONTROL_BYTES = _socket.CMSG_SPACE(PROTOCOL_MAX_PATHS * _INT_SIZE)
 _CONNECT_TIMEOUT = 5.0
-_CODES = frozenset(
-    ["denied", "not_found", "symlink", "not_regular", "bad_request", "too_large", "busy", "io_error"])
+_CODES = frozenset(["denied", "not_found", "symlink", "not_regular", "not_directory", "bad_request",
+                    "too_large", "busy", "io_error"])
+#: What a broker serves when its ping does not say: the operations of protocol 1's first release.
+FIRST_OPS = ("open", "ping")
 # Errors of connect() that a restarting broker causes: no socket file yet, nobody listening yet,
 # or a backlog that is full for a moment.
 _RETRIED_CONNECT_ERRNOS = frozenset(
@@ -78,9 +81,10 @@ class BrokerError(OSError):
     """The broker refused a file or a request, or could not be used.
 
     ``code`` is the protocol's error code (``symlink``, ``not_regular``, ``bad_request``,
-    ``too_large``, ``busy``, ``io_error``; an unknown code is reported as ``io_error``), or None
-    for a failure that is not the broker's answer (see the subclasses). ``path`` is the refused
-    path, or None when the whole request was refused.
+    ``too_large``, ``busy``, ``io_error``; an unknown code is reported as ``io_error``);
+    ``unsupported`` for an operation the broker does not serve (it is older than this client),
+    which is never sent; or None for a failure that is not the broker's answer (see the
+    subclasses). ``path`` is the refused path, or None when the whole request was refused.
 
     A subclass of OSError, so that ``except OSError`` around file handling catches it as it
     catches the errors of Python's open().
@@ -111,6 +115,8 @@ def _file_error(path, code, message):
         e = PermissionError(errno.EACCES, text, path)
     elif code == "not_found":
         e = FileNotFoundError(errno.ENOENT, text, path)
+    elif code == "not_directory":
+        e = NotADirectoryError(errno.ENOTDIR, text, path)
     else:
         return BrokerError("%s: %s" % (path, text), code, path)
     e.code = code
@@ -316,8 +322,11 @@ def _check_reply(request, reply, fd_count):
             raise ProtocolError("a failed reply without an error code: %.200r" % (reply,))
         expected = 0
     elif request["op"] == "ping":
-        if not (isinstance(reply.get("max_paths"), int) and reply["max_paths"] >= 1):
+        if not (_is_int(reply.get("max_paths")) and reply["max_paths"] >= 1):
             raise ProtocolError("a ping reply without max_paths: %.200r" % (reply,))
+        ops = reply.get("ops", FIRST_OPS)
+        if not isinstance(ops, (list, tuple)) or not all(isinstance(op, str) for op in ops):
+            raise ProtocolError("a ping reply whose \"ops\" is not a list of names: %.200r" % (ops,))
         expected = 0
     else:
         expected = _check_files(request["paths"], reply)
@@ -344,6 +353,11 @@ def _check_files(paths, reply):
     return granted
 
 
+def _is_int(value):
+    """A JSON integer: not a float, and not a boolean (True == 1 in Python)."""
+    return type(value) is int
+
+
 def _path_arg(path):
     """A path as the protocol carries it: a str that is valid Unicode (the broker checks the rest)."""
     path = os.fspath(path)
@@ -364,6 +378,25 @@ def _as_file(fd, path):
     raw = io.FileIO(fd, "rb", closefd=True)
     raw.name = path
     return io.BufferedReader(raw)
+
+
+class BrokerInfo(dict):
+    """What a ping tells: {"version": str, "protocol": int, "max_paths": int, "ops": [str]}.
+
+    A dict (as ping() returned before "ops" came), whose keys are also read as attributes. ``ops``
+    names the operations the broker serves; a broker that does not say serves ["open", "ping"].
+    """
+
+    __slots__ = ()
+
+    def __init__(self, reply):
+        super().__init__(version=reply.get("version"), protocol=reply.get("protocol"),
+                         max_paths=reply["max_paths"], ops=list(reply.get("ops", FIRST_OPS)))
+
+    version = property(lambda self: self["version"], doc="the broker's version")
+    protocol = property(lambda self: self["protocol"], doc="the protocol version it speaks")
+    max_paths = property(lambda self: self["max_paths"], doc="the most paths one request may name")
+    ops = property(lambda self: self["ops"], doc="the operations it serves")
 
 
 class Client:
@@ -387,6 +420,7 @@ class Client:
         self._idle = []
         self._closed = False
         self._chunk = 0  # paths per request: the broker's limit once a ping has told it
+        self._ops = None  # the operations the broker serves, once a ping has told them
 
     def __enter__(self):
         return self
@@ -403,12 +437,26 @@ class Client:
             conn.close()
 
     def ping(self):
-        """Asks the broker who it is: {"version": str, "protocol": int, "max_paths": int}."""
+        """Asks the broker who it is: a BrokerInfo, the dict {"version": str, "protocol": int,
+        "max_paths": int, "ops": [str]} whose keys are also attributes (``info.ops``)."""
         reply, _ = self._call({"op": "ping"})
-        if not reply["ok"]:
-            raise _request_error(reply)
-        self._chunk = min(reply["max_paths"], PROTOCOL_MAX_PATHS)
-        return {key: reply.get(key) for key in ("version", "protocol", "max_paths")}
+        info = BrokerInfo(reply)
+        self._chunk = min(info.max_paths, PROTOCOL_MAX_PATHS)
+        self._ops = frozenset(info.ops)
+        return info
+
+    def _require(self, op):
+        """Raises BrokerError "unsupported", without sending it, if the broker does not serve op.
+
+        Asks with a ping the first time; and again while the answer lacks op, in case the broker
+        has been upgraded since, so that a client outlives a broker's upgrade.
+        """
+        ops = self._ops
+        if ops is None or op not in ops:
+            ops = self.ping().ops
+        if op not in ops:
+            raise BrokerError("fdbroker at %s does not serve %s (it serves %s): it is older than this"
+                              " client" % (self.socket, op, ", ".join(ops) or "nothing"), "unsupported")
 
     def open(self, path):
         """Opens one file through the broker: a binary read-only file object (close it)."""

@@ -146,6 +146,8 @@ class RealBrokerTest(unittest.TestCase):
         self.assertEqual(1, info["protocol"])
         self.assertEqual(MAX_PATHS, info["max_paths"])
         self.assertIsInstance(info["version"], str)
+        self.assertEqual(info["ops"], info.ops)
+        self.assertLessEqual({"open", "ping"}, set(info.ops))
 
     def test_open_gives_a_read_only_binary_file(self):
         with self.client().open(self.path("a.txt")) as f:
@@ -489,8 +491,12 @@ class FakeListener:
         self.thread.join(5)
 
 
-def pong(request):
-    return {"id": request["id"], "ok": True, "version": "fake", "protocol": 1, "max_paths": 64}
+def pong(request, max_paths=64, ops=None):
+    """A ping's reply; without ops, as a broker from before stat and list answered."""
+    reply = {"id": request["id"], "ok": True, "version": "fake", "protocol": 1, "max_paths": max_paths}
+    if ops is not None:
+        reply["ops"] = ops
+    return reply
 
 
 def refusal(request, code):
@@ -545,6 +551,29 @@ class RetryTest(unittest.TestCase):
             with self.assertRaises(fdbroker.BrokerError) as cm:
                 client.open_fd("/" + "x" * 70000)
         self.assertEqual("too_large", cm.exception.code)
+
+
+class PingTest(unittest.TestCase):
+    def test_a_broker_that_does_not_name_its_ops_serves_open_and_ping(self):
+        fake = FakeListener(self, lambda n, r: pong(r, max_paths=7))
+        with fdbroker.Client(fake.path) as client:
+            info = client.ping()
+        self.assertEqual(["open", "ping"], info.ops)
+        self.assertEqual((7, 1, "fake"), (info.max_paths, info.protocol, info.version))
+        self.assertEqual({"version": "fake", "protocol": 1, "max_paths": 7, "ops": ["open", "ping"]},
+                         info)  # still the dict it was
+
+    def test_the_ops_a_broker_names_are_told(self):
+        fake = FakeListener(self, lambda n, r: pong(r, ops=["open", "stat", "list", "ping", "later"]))
+        with fdbroker.Client(fake.path) as client:
+            self.assertEqual(["open", "stat", "list", "ping", "later"], client.ping().ops)
+
+    def test_ops_that_are_not_a_list_of_names_are_a_protocol_error(self):
+        for ops in ("open", [1], {"open": True}, None):
+            fake = FakeListener(self, lambda n, r: dict(pong(r), ops=ops))
+            with fdbroker.Client(fake.path) as client:
+                with self.assertRaises(fdbroker.ProtocolError, msg=repr(ops)):
+                    client.ping()
 
 
 class BackoffTest(unittest.TestCase):
