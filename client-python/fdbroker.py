@@ -41,6 +41,7 @@ import json
 import os
 import random
 import socket as _socket
+import stat as _stat
 import struct
 import threading
 import time
@@ -51,6 +52,7 @@ __all__ = [
     "BrokerUnavailableError",
     "ProtocolError",
     "BrokerInfo",
+    "StatResult",
     "DEFAULT_SOCKET",
 ]
 
@@ -328,6 +330,9 @@ def _check_reply(request, reply, fd_count):
         if not isinstance(ops, (list, tuple)) or not all(isinstance(op, str) for op in ops):
             raise ProtocolError("a ping reply whose \"ops\" is not a list of names: %.200r" % (ops,))
         expected = 0
+    elif request["op"] == "stat":
+        _check_stats(request["paths"], reply)
+        expected = 0
     else:
         expected = _check_files(request["paths"], reply)
     if fd_count != expected:
@@ -351,6 +356,37 @@ def _check_files(paths, reply):
         elif entry.get("ok") is not False or not isinstance(entry.get("error"), str):
             raise ProtocolError("entry for %r is neither granted nor refused" % path)
     return granted
+
+
+def _check_stats(paths, reply):
+    """Checks a stat reply's entries: one per path, in order, each described or refused."""
+    files = reply.get("files")
+    if not isinstance(files, list) or len(files) != len(paths):
+        raise ProtocolError("asked to stat %d paths, got %.200r" % (len(paths), files))
+    for path, entry in zip(paths, files):
+        if not isinstance(entry, dict) or entry.get("path") != path:
+            raise ProtocolError("entry %.200r does not answer path %r" % (entry, path))
+        if entry.get("ok") is True:
+            _check_attributes(entry, "the stat of %r" % path)
+        elif entry.get("ok") is not False or not isinstance(entry.get("error"), str):
+            raise ProtocolError("entry for %r is neither described nor refused" % path)
+
+
+def _check_attributes(entry, what):
+    """Checks the type, size, mtime_ns and mode of a stat result or a directory entry.
+
+    A type this client does not know reads as "other"; size comes with files only (and is taken,
+    if valid, with anything else); mtime_ns and mode come always.
+    """
+    if not isinstance(entry.get("type"), str):
+        raise ProtocolError("%s has no \"type\": %.200r" % (what, entry))
+    if "size" in entry or entry["type"] == "file":
+        if not (_is_int(entry.get("size")) and entry["size"] >= 0):
+            raise ProtocolError("%s has no valid \"size\": %.200r" % (what, entry))
+    if not _is_int(entry.get("mtime_ns")):
+        raise ProtocolError("%s has no valid \"mtime_ns\": %.200r" % (what, entry))
+    if not (_is_int(entry.get("mode")) and 0 <= entry["mode"] <= 0o7777):
+        raise ProtocolError("%s has no valid \"mode\" (permission bits): %.200r" % (what, entry))
 
 
 def _is_int(value):
@@ -378,6 +414,89 @@ def _as_file(fd, path):
     raw = io.FileIO(fd, "rb", closefd=True)
     raw.name = path
     return io.BufferedReader(raw)
+
+
+_TYPES = ("file", "dir", "symlink", "other")
+# The file type bits of st_mode for each type; "other" (a FIFO, socket or device: the protocol does
+# not say which) has none, so that no stat.S_IS* test is true of it.
+_TYPE_BITS = {"file": _stat.S_IFREG, "dir": _stat.S_IFDIR, "symlink": _stat.S_IFLNK, "other": 0}
+
+
+class _Attributes:
+    """What the broker says of a file: immutable, compared and hashed by value."""
+
+    __slots__ = ()
+    _fields = ()
+
+    def _set(self, values):
+        for name, value in zip(self._fields, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("%s is immutable" % type(self).__name__)
+
+    def __delattr__(self, name):
+        raise AttributeError("%s is immutable" % type(self).__name__)
+
+    def _values(self):
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self):
+        return hash(self._values())
+
+    def __repr__(self):
+        return "fdbroker.%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%s" % (name, oct(value) if name == "mode" else repr(value))
+            for name, value in zip(self._fields, self._values())))
+
+
+class StatResult(_Attributes):
+    """What the broker says of one path (``lstat``: a symbolic link is described, not followed).
+
+    ``path``: the path asked for. ``type``: "file", "dir", "symlink" or "other" (a FIFO, socket or
+    device; also any type this client does not know). ``size``: bytes, for a file only (else None).
+    ``mtime_ns``: last modification, nanoseconds since the epoch. ``mode``: the permission bits
+    (``st_mode & 0o7777``).
+
+    Also read as os.stat_result is, for code written against os.stat: ``st_mode`` (the type's
+    bits, so that ``stat.S_ISDIR(r.st_mode)`` works, with the permission bits; "other" has no type
+    bits), ``st_size`` (0 when the broker gives none), ``st_mtime_ns`` and ``st_mtime`` (seconds,
+    a float). Immutable; equal to another with the same fields.
+    """
+
+    __slots__ = ("path", "type", "size", "mtime_ns", "mode")
+    _fields = __slots__
+
+    def __init__(self, path, type, size, mtime_ns, mode):
+        self._set((path, type, size, mtime_ns, mode))
+
+    @property
+    def st_mode(self):
+        return _TYPE_BITS.get(self.type, 0) | self.mode
+
+    @property
+    def st_size(self):
+        return 0 if self.size is None else self.size
+
+    @property
+    def st_mtime_ns(self):
+        return self.mtime_ns
+
+    @property
+    def st_mtime(self):
+        return self.mtime_ns / 1e9
+
+
+def _stat_result(path, entry):
+    """The StatResult of a checked (_check_attributes) stat result or directory entry."""
+    kind = entry["type"] if entry["type"] in _TYPES else "other"
+    return StatResult(path, kind, entry.get("size") if kind == "file" else None,
+                      entry["mtime_ns"], entry["mode"])
 
 
 class BrokerInfo(dict):
@@ -508,6 +627,46 @@ class Client:
         except BaseException:
             _close_results(results)
             raise
+
+    def stat(self, path):
+        """Describes one path: a StatResult; or raises what open_fd would for a refusal.
+
+        A symbolic link is described as itself, never followed. A directory is described if the
+        policy allows it, or if some allowed path lies beneath it (docs/protocol.md, "What stat
+        and list show"). Nothing is opened.
+        """
+        (result,) = self.stat_all([path])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def stat_all(self, paths, strict=False):
+        """Describes several paths: a list with one result per path, in order.
+
+        As open_all: each result is a StatResult, or the exception stat() would have raised for
+        that path, returned, not raised (``strict=True`` raises the first); the paths go in as
+        few requests as the broker's limit allows; failures of a whole request are raised.
+        """
+        if isinstance(paths, (str, bytes)):
+            raise TypeError("stat_all takes a list of paths, not one path")
+        paths = [_path_arg(p) for p in paths]
+        if not paths:
+            return []
+        self._require("stat")  # which has pinged: the broker's limit is known
+        step = max(1, self._chunk)
+        results = []
+        for start in range(0, len(paths), step):
+            reply, _ = self._call({"op": "stat", "paths": paths[start:start + step]})
+            for entry in reply["files"]:
+                if entry["ok"]:
+                    results.append(_stat_result(entry["path"], entry))
+                else:
+                    results.append(_file_error(entry["path"], entry["error"], entry.get("message")))
+        if strict:
+            for r in results:
+                if isinstance(r, Exception):
+                    raise r
+        return results
 
     def _open_chunk(self, paths):
         """One open request: per path, a descriptor or the exception for its refusal."""

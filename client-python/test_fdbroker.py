@@ -14,6 +14,7 @@ import os
 import resource
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
@@ -418,6 +419,14 @@ class ReceivePathTest(unittest.TestCase):
         with self.assertRaises(fdbroker.ProtocolError):
             self.conn.exchange({"op": "open", "paths": ["/a", "/b"]}, 5)
 
+    def test_descriptors_with_a_stat_reply_are_closed(self):
+        fds = self.fds(1)
+        self.serve(lambda req, s: send_with_fds(
+            s, frame({"id": req["id"], "ok": True, "files": [described("/a")]}), fds))
+        with self.assertRaises(fdbroker.ProtocolError) as cm:
+            self.conn.exchange({"op": "stat", "paths": ["/a"]}, 5)
+        self.assertIn("carried 1 descriptors", str(cm.exception))
+
     def test_a_reply_to_another_request_is_refused_and_its_descriptors_closed(self):
         fds = self.fds(1)
         self.serve(lambda req, s: send_with_fds(s, frame(dict(open_reply(req, 1), id=req["id"] + 1)), fds))
@@ -465,6 +474,7 @@ class FakeListener:
         self.listener.listen(8)
         self.answer = answer
         self.connections = 0
+        self.requests = []  # (connection number, request), as they came
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
         test.addCleanup(self.stop)
@@ -480,10 +490,16 @@ class FakeListener:
             with s:
                 while True:
                     request = read_frame(s)
+                    if request is not None:
+                        self.requests.append((n, request))
                     reply = request and self.answer(n, request)
                     if reply is None:
                         break
                     s.sendall(frame(reply))
+
+    def ops(self):
+        """The ops of the requests that came, in order."""
+        return [r["op"] for _, r in self.requests]
 
     def stop(self):
         self.listener.shutdown(socket.SHUT_RDWR)
@@ -551,6 +567,174 @@ class RetryTest(unittest.TestCase):
             with self.assertRaises(fdbroker.BrokerError) as cm:
                 client.open_fd("/" + "x" * 70000)
         self.assertEqual("too_large", cm.exception.code)
+
+
+ALL_OPS = ["open", "stat", "list", "ping"]
+MTIME = 1733230000123456789
+
+
+def described(path, type="file", size=4711, mtime_ns=MTIME, mode=0o644):
+    """A stat reply's entry for a path the fake describes."""
+    entry = {"path": path, "ok": True, "type": type, "mtime_ns": mtime_ns, "mode": mode}
+    if size is not None:
+        entry["size"] = size
+    return entry
+
+
+def refused(path, code):
+    return {"path": path, "ok": False, "error": code, "message": "refused by the fake"}
+
+
+def stat_broker(describe, max_paths=64, ops=ALL_OPS):
+    """An answer for FakeListener: pings, and stats each path with describe(path) -> entry."""
+    def answer(n, request):
+        if request["op"] == "ping":
+            return pong(request, max_paths, ops)
+        return {"id": request["id"], "ok": True, "files": [describe(p) for p in request["paths"]]}
+    return answer
+
+
+class StatTest(unittest.TestCase):
+    def client(self, answer, **kw):
+        self.fake = FakeListener(self, answer)
+        client = fdbroker.Client(self.fake.path, timeout=kw.pop("timeout", 10), **kw)
+        self.addCleanup(client.close)
+        return client
+
+    def test_a_file_is_described_as_os_stat_would_describe_it(self):
+        r = self.client(stat_broker(described)).stat("/srv/a.txt")
+        self.assertEqual(("/srv/a.txt", "file", 4711, MTIME, 0o644),
+                         (r.path, r.type, r.size, r.mtime_ns, r.mode))
+        self.assertTrue(stat.S_ISREG(r.st_mode))
+        self.assertEqual(0o644, stat.S_IMODE(r.st_mode))
+        self.assertEqual((4711, MTIME), (r.st_size, r.st_mtime_ns))
+        self.assertAlmostEqual(MTIME / 1e9, r.st_mtime)
+        self.assertIsInstance(r, fdbroker.StatResult)
+
+    def test_each_type_has_its_bits_and_one_not_known_reads_as_other(self):
+        kinds = {"/d": "dir", "/l": "symlink", "/o": "other", "/door": "door"}
+        client = self.client(stat_broker(lambda p: described(p, kinds[p], None, mode=0o755)))
+        d, link, other, door = client.stat_all(["/d", "/l", "/o", "/door"])
+        self.assertTrue(stat.S_ISDIR(d.st_mode))
+        self.assertTrue(stat.S_ISLNK(link.st_mode))
+        for r in (other, door):
+            self.assertEqual("other", r.type)
+            self.assertEqual(0, stat.S_IFMT(r.st_mode))
+            self.assertEqual(0o755, r.st_mode)
+        self.assertEqual((None, 0), (d.size, d.st_size))
+
+    def test_a_result_is_immutable_and_compared_by_value(self):
+        r = self.client(stat_broker(described)).stat("/a")
+        with self.assertRaises(AttributeError):
+            r.size = 1
+        with self.assertRaises(AttributeError):
+            del r.path
+        same = fdbroker.StatResult("/a", "file", 4711, MTIME, 0o644)
+        self.assertEqual(same, r)
+        self.assertEqual(hash(same), hash(r))
+        self.assertNotEqual(fdbroker.StatResult("/a", "file", 4712, MTIME, 0o644), r)
+        self.assertIn("mode=0o644", repr(r))
+
+    def test_refusals_are_the_exceptions_open_raises(self):
+        codes = {"/denied": "denied", "/missing": "not_found", "/link/x": "symlink",
+                 "/odd": "something_new", "/busy": "busy"}
+        client = self.client(stat_broker(lambda p: refused(p, codes[p])))
+        for path, kind, code in (("/denied", PermissionError, "denied"),
+                                 ("/missing", FileNotFoundError, "not_found"),
+                                 ("/link/x", fdbroker.BrokerError, "symlink"),
+                                 ("/odd", fdbroker.BrokerError, "io_error"),
+                                 ("/busy", fdbroker.BrokerError, "busy")):
+            with self.assertRaises(kind) as cm:
+                client.stat(path)
+            self.assertEqual((code, path), (cm.exception.code, cm.exception.path))
+        self.assertEqual(1, self.fake.connections)  # a refused path is an answer, not a failure
+        self.assertEqual(5, self.fake.ops().count("stat"))  # a busy path is not asked again
+
+    def test_stat_all_splits_at_the_brokers_limit_and_keeps_order(self):
+        def describe(p):
+            return refused(p, "denied") if p == "/p3" else described(p, size=int(p[2:]))
+        client = self.client(stat_broker(describe, max_paths=2))
+        paths = ["/p%d" % i for i in range(5)]
+        results = client.stat_all(paths)
+        self.assertEqual(["ping", "stat", "stat", "stat"], self.fake.ops())
+        self.assertEqual(paths, [r.path for r in results])
+        self.assertIsInstance(results[3], PermissionError)
+        self.assertEqual([0, 1, 2, 4], [r.size for i, r in enumerate(results) if i != 3])
+        with self.assertRaises(PermissionError):
+            client.stat_all(paths, strict=True)
+        with self.assertRaises(TypeError):
+            client.stat_all("/p1")
+        self.assertEqual([], client.stat_all([]))
+
+    def test_a_broker_that_does_not_serve_stat_is_not_asked(self):
+        client = self.client(stat_broker(described, ops=None))  # no ops: open and ping
+        with self.assertRaises(fdbroker.BrokerError) as cm:
+            client.stat("/a")
+        self.assertEqual("unsupported", cm.exception.code)
+        self.assertIn("does not serve stat", str(cm.exception))
+        with self.assertRaises(fdbroker.BrokerError):
+            client.stat_all(["/a", "/b"])
+        self.assertNotIn("stat", self.fake.ops())
+
+    def test_a_broker_upgraded_since_the_last_ping_is_asked_again(self):
+        ops = [["open", "ping"]]
+        client = self.client(lambda n, r: stat_broker(described, ops=ops[0])(n, r))
+        with self.assertRaises(fdbroker.BrokerError):
+            client.stat("/a")
+        ops[0] = ALL_OPS
+        self.assertEqual("/a", client.stat("/a").path)
+        client.stat("/b")  # the ops are known now: no ping
+        self.assertEqual(["ping", "ping", "stat", "stat"], self.fake.ops())
+
+    def test_a_busy_request_is_asked_again(self):
+        def answer(n, request):
+            if request["op"] == "stat" and n < 2:
+                return {"id": None, "ok": False, "error": "busy", "message": "too many connections"}
+            return stat_broker(described)(n, request)
+        self.assertEqual(4711, self.client(answer).stat("/a").size)
+        self.assertEqual(3, self.fake.connections)
+
+    def test_a_connection_broken_before_the_reply_is_asked_again(self):
+        def answer(n, request):
+            return None if request["op"] == "stat" and n == 0 else stat_broker(described)(n, request)
+        self.assertEqual("/a", self.client(answer).stat("/a").path)
+        self.assertEqual(2, self.fake.connections)
+
+    def test_malformed_descriptions_are_protocol_errors_and_the_connection_is_dropped(self):
+        def dropped(entry):
+            return {k: v for k, v in described("/a").items() if k != entry}
+        bad = [
+            dropped("type"), dropped("size"), dropped("mtime_ns"), dropped("mode"),
+            dict(described("/a"), type=7), dict(described("/a"), size=-1),
+            dict(described("/a"), size=1.5), dict(described("/a"), size=True),
+            dict(described("/a"), mtime_ns="1"), dict(described("/a"), mtime_ns=1e18),
+            dict(described("/a"), mode=0o10000), dict(described("/a"), mode=-1),
+            dict(described("/a", type="dir", size=None), size="big"),
+            dict(described("/a"), path="/b"), dict(described("/a"), ok=None),
+            {"path": "/a", "ok": False}, "/a", None,
+        ]
+        for entry in bad:
+            client = self.client(lambda n, r: pong(r, ops=ALL_OPS) if r["op"] == "ping" else
+                                 {"id": r["id"], "ok": True, "files": [entry]})
+            client.ping()
+            with self.assertRaises(fdbroker.ProtocolError, msg=repr(entry)):
+                client.stat("/a")
+            client.ping()
+            self.assertEqual(2, self.fake.connections, "the connection was kept after %r" % (entry,))
+
+    def test_a_reply_with_too_few_or_too_many_results_is_a_protocol_error(self):
+        for files in ([], [described("/a"), described("/b")], {"path": "/a"}, None):
+            client = self.client(lambda n, r: pong(r, ops=ALL_OPS) if r["op"] == "ping" else
+                                 {"id": r["id"], "ok": True, "files": files})
+            with self.assertRaises(fdbroker.ProtocolError, msg=repr(files)):
+                client.stat("/a")
+
+    def test_a_reply_to_another_request_is_a_protocol_error(self):
+        client = self.client(lambda n, r: pong(r, ops=ALL_OPS) if r["op"] == "ping" else
+                             {"id": r["id"] + 1, "ok": True, "files": [described("/a")]})
+        with self.assertRaises(fdbroker.ProtocolError) as cm:
+            client.stat("/a")
+        self.assertIn("does not match", str(cm.exception))
 
 
 class PingTest(unittest.TestCase):
