@@ -53,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "BrokerInfo",
     "StatResult",
+    "DirEntry",
     "DEFAULT_SOCKET",
 ]
 
@@ -73,6 +74,10 @@ _CODES = frozenset(["denied", "not_found", "symlink", "not_regular", "not_direct
                     "too_large", "busy", "io_error"])
 #: What a broker serves when its ping does not say: the operations of protocol 1's first release.
 FIRST_OPS = ("open", "ping")
+# A failed list with one of these codes is the directory's answer: the connection stays in step.
+_DIRECTORY_CODES = frozenset(["denied", "not_found", "symlink", "not_directory", "io_error"])
+#: The longest list cursor, in characters (printable ASCII but space).
+MAX_CURSOR = 128
 # Errors of connect() that a restarting broker causes: no socket file yet, nobody listening yet,
 # or a backlog that is full for a moment.
 _RETRIED_CONNECT_ERRNOS = frozenset(
@@ -333,6 +338,9 @@ def _check_reply(request, reply, fd_count):
     elif request["op"] == "stat":
         _check_stats(request["paths"], reply)
         expected = 0
+    elif request["op"] == "list":
+        _check_listing(request, reply)
+        expected = 0
     else:
         expected = _check_files(request["paths"], reply)
     if fd_count != expected:
@@ -370,6 +378,46 @@ def _check_stats(paths, reply):
             _check_attributes(entry, "the stat of %r" % path)
         elif entry.get("ok") is not False or not isinstance(entry.get("error"), str):
             raise ProtocolError("entry for %r is neither described nor refused" % path)
+
+
+def _check_listing(request, reply):
+    """Checks a page of a listing: its entries, each one name in the directory, and its cursor."""
+    path = request["path"]
+    entries = reply.get("entries")
+    if not isinstance(entries, list):
+        raise ProtocolError("a listing of %r without \"entries\": %.200r" % (path, reply))
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ProtocolError("an entry of %r is not an object: %.200r" % (path, entry))
+        name = entry.get("name")
+        problem = _name_problem(name)
+        if problem:
+            # The name is joined to the directory's path: it must be one component of it.
+            raise ProtocolError("an entry of %r %s: %.200r" % (path, problem, name))
+        _check_attributes(entry, "entry %r of %r" % (name, path))
+    if "cursor" not in reply:
+        raise ProtocolError("a listing of %r without \"cursor\"" % path)
+    cursor = reply["cursor"]
+    if cursor is None:
+        return
+    if not (isinstance(cursor, str) and 1 <= len(cursor) <= MAX_CURSOR
+            and all("!" <= c <= "~" for c in cursor)):
+        raise ProtocolError("a listing of %r with a cursor that is not 1 to %d printable ASCII "
+                            "characters: %.200r" % (path, MAX_CURSOR, cursor))
+    if cursor == request["cursor"]:
+        raise ProtocolError("the listing of %r did not move on: the broker gave back the cursor it "
+                            "was sent, %r" % (path, cursor))
+
+
+def _name_problem(name):
+    """Why name cannot be a directory entry's name, or None if it can."""
+    if not isinstance(name, str):
+        return "has no name"
+    if name in ("", ".", ".."):
+        return "is named %r" % name
+    if "/" in name or "\0" in name:
+        return "has a name with '/' or NUL"
+    return None
 
 
 def _check_attributes(entry, what):
@@ -490,6 +538,49 @@ class StatResult(_Attributes):
     @property
     def st_mtime(self):
         return self.mtime_ns / 1e9
+
+
+class DirEntry(_Attributes):
+    """One entry of a directory listing, read as os.scandir's os.DirEntry is.
+
+    ``name``: its name in the directory. ``path``: the directory's path joined with it (what
+    open() and stat() take; also its os.fspath). ``type``, ``size``, ``mtime_ns``, ``mode``: as
+    StatResult's, as the listing gave them; ``stat()`` makes the StatResult of them without asking
+    the broker again. ``is_file()``, ``is_dir()``, ``is_symlink()`` tell the type: the broker never
+    follows a symbolic link, so ``is_dir()`` and ``is_file()`` are False for a link whatever
+    ``follow_symlinks`` says (os.DirEntry would follow it). Immutable.
+    """
+
+    __slots__ = ("name", "path", "type", "size", "mtime_ns", "mode")
+    _fields = __slots__
+
+    def __init__(self, name, path, type, size, mtime_ns, mode):
+        self._set((name, path, type, size, mtime_ns, mode))
+
+    def is_file(self, *, follow_symlinks=True):
+        return self.type == "file"
+
+    def is_dir(self, *, follow_symlinks=True):
+        return self.type == "dir"
+
+    def is_symlink(self):
+        return self.type == "symlink"
+
+    def stat(self, *, follow_symlinks=True):
+        return StatResult(self.path, self.type, self.size, self.mtime_ns, self.mode)
+
+    def __fspath__(self):
+        return self.path
+
+
+def _join(directory, name):
+    return directory.rstrip("/") + "/" + name  # a canonical path ends in "/" only if it is "/"
+
+
+def _dir_entry(directory, entry):
+    """The DirEntry of a checked (_check_listing) entry of directory."""
+    r = _stat_result(_join(directory, entry["name"]), entry)
+    return DirEntry(entry["name"], r.path, r.type, r.size, r.mtime_ns, r.mode)
 
 
 def _stat_result(path, entry):
@@ -668,6 +759,40 @@ class Client:
                     raise r
         return results
 
+    def list(self, path):
+        """Lists a directory: an iterator of DirEntry, in the directory's own order (not sorted),
+        without "." and "..".
+
+        Only the entries the caller could stat() are listed: those the policy allows, or
+        directories beneath which something is allowed (docs/protocol.md, "What stat and list
+        show"). The first page is asked for at once, so that a directory that cannot be listed
+        raises here, as os.scandir does: PermissionError (denied), FileNotFoundError (not_found),
+        NotADirectoryError (not_directory), or BrokerError (symlink: a component of the path, the
+        last included, is a symbolic link; io_error). Further pages are asked for as the iterator
+        reaches them, each a request of its own (retried and timed as any), holding no connection
+        between pages; a page that fails raises from the iteration. A directory changed while it
+        is listed may show an entry twice or not at all, as os.scandir may.
+        """
+        path = _path_arg(path)
+        self._require("list")
+        entries, cursor = self._list_page(path, None)
+        return self._pages(path, entries, cursor)
+
+    def _pages(self, path, entries, cursor):
+        while True:
+            for entry in entries:
+                yield entry
+            if cursor is None:  # only a null cursor ends a listing: a page may be empty
+                return
+            entries, cursor = self._list_page(path, cursor)
+
+    def _list_page(self, path, cursor):
+        """One page of a listing: (entries, the cursor of the next page or None)."""
+        reply, _ = self._call({"op": "list", "path": path, "cursor": cursor}, _DIRECTORY_CODES)
+        if not reply["ok"]:
+            raise _file_error(path, reply["error"], reply.get("message"))
+        return [_dir_entry(path, e) for e in reply["entries"]], reply["cursor"]
+
     def _open_chunk(self, paths):
         """One open request: per path, a descriptor or the exception for its refusal."""
         reply, fds = self._call({"op": "open", "paths": paths})
@@ -679,10 +804,12 @@ class Client:
                 results.append(_file_error(entry["path"], entry["error"], entry.get("message")))
         return results
 
-    def _call(self, request):
+    def _call(self, request, answers=frozenset()):
         """One request, tried until it is answered or the timeout has passed.
 
-        Returns (reply, descriptors) for a reply with "ok": true. Retried: failing to connect
+        Returns (reply, descriptors) for a reply with "ok": true, or for a failed reply to this
+        request whose code is one of ``answers``: the request's own answer, after which the
+        connection is still in step and goes back to the pool. Retried: failing to connect
         while the broker restarts, a connection that broke before the reply came, and a request
         answered busy. Not retried: any other refusal, a reply that breaks the protocol, a reply
         that did not come in time (the time is up), a socket we may not connect to.
@@ -719,11 +846,11 @@ class Client:
                 except BaseException:
                     conn.close()
                     raise
-                if reply["ok"]:
+                if reply["ok"] or (reply["error"] in answers and reply.get("id") is not None):
                     self._give_back(conn)
                     return reply, fds
                 # The broker hangs up after some refusals (busy for want of connections); the
-                # stream is not trusted after any.
+                # stream is not trusted after any other.
                 conn.close()
                 conn = None
                 if reply["error"] == "busy" and attempts.pause():

@@ -737,6 +737,222 @@ class StatTest(unittest.TestCase):
         self.assertIn("does not match", str(cm.exception))
 
 
+def entry(name, type="file", size=None, mtime_ns=MTIME, mode=0o644):
+    """A listing's entry; a file's size is its name's length unless given."""
+    e = {"name": name, "type": type, "mtime_ns": mtime_ns, "mode": mode}
+    if type == "file" or size is not None:
+        e["size"] = len(name) if size is None else size
+    return e
+
+
+def list_broker(dirs, errors=None, ops=ALL_OPS):
+    """An answer for FakeListener: pings, and lists dirs[path], a list of pages of entries, with
+    cursors "c1", "c2", ...; or refuses with errors[path]."""
+    errors = errors or {}
+
+    def answer(n, request):
+        if request["op"] == "ping":
+            return pong(request, ops=ops)
+        path = request["path"]
+        if path in errors:
+            return refusal(request, errors[path])
+        pages = dirs[path]
+        i = 0 if request["cursor"] is None else int(request["cursor"][1:])
+        return {"id": request["id"], "ok": True, "entries": pages[i],
+                "cursor": "c%d" % (i + 1) if i + 1 < len(pages) else None}
+    return answer
+
+
+class ListTest(unittest.TestCase):
+    def client(self, answer, **kw):
+        self.fake = FakeListener(self, answer)
+        client = fdbroker.Client(self.fake.path, timeout=kw.pop("timeout", 10), **kw)
+        self.addCleanup(client.close)
+        return client
+
+    def cursors(self):
+        """The cursors of the list requests that came, in order."""
+        return [r["cursor"] for _, r in self.fake.requests if r["op"] == "list"]
+
+    def test_pages_are_asked_for_as_the_iterator_reaches_them_until_the_cursor_is_null(self):
+        pages = [[entry("a"), entry("b")], [], [], [entry("c")], []]
+        client = self.client(list_broker({"/d": pages}))
+        it = client.list("/d")
+        self.assertEqual([None], self.cursors())  # the first page at once
+        self.assertEqual(["a", "b"], [next(it).name, next(it).name])
+        self.assertEqual([None], self.cursors())
+        self.assertEqual("c", next(it).name)  # past two empty pages
+        self.assertEqual([None, "c1", "c2", "c3"], self.cursors())
+        self.assertEqual([], [e for e in it])
+        self.assertEqual([None, "c1", "c2", "c3", "c4"], self.cursors())
+        self.assertEqual(1, self.fake.connections)
+
+    def test_no_connection_is_held_between_pages(self):
+        pages = [[entry("a")], [entry("b")]]
+        client = self.client(list_broker({"/d": pages}), max_connections=1, timeout=1)
+        it = client.list("/d")
+        self.assertEqual("a", next(it).name)
+        client.ping()  # would wait for the only connection, and time out, if the listing held it
+        self.assertEqual(["b"], [e.name for e in it])
+        self.assertEqual(1, self.fake.connections)
+
+    def test_an_empty_directory_is_one_empty_page(self):
+        client = self.client(list_broker({"/empty": [[]]}))
+        self.assertEqual([], [e for e in client.list("/empty")])
+
+    def test_entries_are_read_as_os_dir_entries(self):
+        pages = [[entry("f.txt", size=9), entry("sub", "dir", mode=0o755),
+                  entry("ln", "symlink", mode=0o777), entry("fifo", "other"), entry("door", "door")]]
+        client = self.client(list_broker({"/srv/d": pages, "/": pages}))
+        f, sub, ln, fifo, door = client.list("/srv/d")
+        requests = len(self.fake.requests)
+        self.assertEqual(("f.txt", "/srv/d/f.txt", "file", 9, MTIME, 0o644),
+                         (f.name, f.path, f.type, f.size, f.mtime_ns, f.mode))
+        self.assertEqual("/srv/d/f.txt", os.fspath(f))
+        self.assertEqual([(True, False, False), (False, True, False), (False, False, True),
+                          (False, False, False), (False, False, False)],
+                         [(e.is_file(), e.is_dir(), e.is_symlink()) for e in (f, sub, ln, fifo, door)])
+        self.assertFalse(ln.is_dir(follow_symlinks=True))  # never followed
+        self.assertEqual(("other", "other"), (fifo.type, door.type))
+        self.assertEqual(fdbroker.StatResult("/srv/d/f.txt", "file", 9, MTIME, 0o644), f.stat())
+        self.assertTrue(stat.S_ISDIR(sub.stat().st_mode))
+        self.assertTrue(stat.S_ISLNK(ln.stat().st_mode))
+        self.assertEqual(None, sub.size)
+        self.assertEqual(requests, len(self.fake.requests))  # stat() of an entry asks nothing
+        with self.assertRaises(AttributeError):
+            f.name = "g"
+        self.assertEqual(["/f.txt", "/sub"], [e.path for e in client.list("/")][:2])
+
+    def test_a_directory_that_cannot_be_listed_raises_and_keeps_the_connection(self):
+        errors = {"/denied": "denied", "/missing": "not_found", "/file": "not_directory",
+                  "/link": "symlink", "/broken": "io_error"}
+        client = self.client(list_broker({}, errors))
+        for path, kind, code in (("/denied", PermissionError, "denied"),
+                                 ("/missing", FileNotFoundError, "not_found"),
+                                 ("/file", NotADirectoryError, "not_directory"),
+                                 ("/link", fdbroker.BrokerError, "symlink"),
+                                 ("/broken", fdbroker.BrokerError, "io_error")):
+            with self.assertRaises(kind) as cm:
+                client.list(path)
+            self.assertEqual((code, path), (cm.exception.code, cm.exception.path))
+            self.assertIn(path, str(cm.exception))
+        self.assertEqual(5, self.fake.ops().count("list"))  # none asked again
+        client.ping()
+        self.assertEqual(1, self.fake.connections)  # the directory's answer: the connection is fine
+
+    def test_a_refused_request_drops_the_connection_as_for_open(self):
+        for code in ("bad_request", "too_large", "something_new"):
+            client = self.client(list_broker({}, {"/d": code}))
+            with self.assertRaises(fdbroker.BrokerError) as cm:
+                client.list("/d")
+            self.assertEqual(code if code in ("bad_request", "too_large") else "io_error",
+                             cm.exception.code)
+            self.assertIsNone(cm.exception.path)
+            self.assertEqual(1, self.fake.ops().count("list"), code)  # not asked again
+            client.ping()
+            self.assertEqual(2, self.fake.connections, code)
+
+    def test_a_refusal_without_the_requests_id_drops_the_connection(self):
+        client = self.client(lambda n, r: pong(r, ops=ALL_OPS) if r["op"] == "ping" else
+                             dict(refusal(r, "not_found"), id=None))
+        with self.assertRaises(fdbroker.BrokerError) as cm:  # a request the broker could not read
+            client.list("/d")
+        self.assertEqual(("not_found", None), (cm.exception.code, cm.exception.path))
+        client.ping()
+        self.assertEqual(2, self.fake.connections)
+
+    def test_a_busy_page_is_asked_again(self):
+        busy = [2]
+
+        def answer(n, request):
+            if request["op"] == "list" and request["cursor"] == "c1" and busy[0]:
+                busy[0] -= 1
+                return refusal(request, "busy")
+            return list_broker({"/d": [[entry("a")], [entry("b")]]})(n, request)
+        client = self.client(answer)
+        self.assertEqual(["a", "b"], [e.name for e in client.list("/d")])
+        self.assertEqual([None, "c1", "c1", "c1"], self.cursors())
+
+    def test_a_page_whose_connection_breaks_is_asked_again(self):
+        def answer(n, request):
+            if request["op"] == "list" and request["cursor"] == "c1" and n == 0:
+                return None  # hang up
+            return list_broker({"/d": [[entry("a")], [entry("b")], [entry("c")]]})(n, request)
+        client = self.client(answer)
+        self.assertEqual(["a", "b", "c"], [e.name for e in client.list("/d")])
+        self.assertEqual(2, self.fake.connections)
+
+    def test_a_later_page_that_fails_raises_from_the_iteration(self):
+        def answer(n, request):
+            if request["op"] == "list" and request["cursor"] == "c1":
+                return refusal(request, "not_found")  # removed while listed
+            return list_broker({"/d": [[entry("a")], [entry("b")]]})(n, request)
+        it = self.client(answer).list("/d")
+        self.assertEqual("a", next(it).name)
+        with self.assertRaises(FileNotFoundError):
+            next(it)
+
+    def test_a_broker_that_does_not_serve_list_is_not_asked(self):
+        client = self.client(list_broker({"/d": [[]]}, ops=["open", "stat", "ping"]))
+        with self.assertRaises(fdbroker.BrokerError) as cm:
+            client.list("/d")
+        self.assertEqual("unsupported", cm.exception.code)
+        self.assertIn("does not serve list", str(cm.exception))
+        self.assertNotIn("list", self.fake.ops())
+
+    def test_malformed_pages_are_protocol_errors_and_the_connection_is_dropped(self):
+        good = entry("a")
+        bad_pages = [{"entries": [dict(good, name=name)], "cursor": None}
+                     for name in ("", ".", "..", "a/b", "/", "a\0b", 5, None)]
+        bad_pages += [{"entries": [{k: v for k, v in good.items() if k != "name"}], "cursor": None},
+                      {"entries": [dict(good, size=None)], "cursor": None},
+                      {"entries": [dict(good, type=None)], "cursor": None},
+                      {"entries": [dict(good, mode=0o20000)], "cursor": None},
+                      {"entries": [dict(good, mtime_ns=False)], "cursor": None},
+                      {"entries": ["a"], "cursor": None},
+                      {"entries": {"a": good}, "cursor": None},
+                      {"entries": None, "cursor": None},
+                      {"entries": [good]}]
+        bad_pages += [{"entries": [good], "cursor": cursor}
+                      for cursor in ("", "x" * 129, "a b", "caf\u00e9", "a\nb", 5, True, [])]
+        for page in bad_pages:
+            client = self.client(lambda n, r: pong(r, ops=ALL_OPS) if r["op"] == "ping" else
+                                 dict(page, id=r["id"], ok=True))
+            client.ping()
+            with self.assertRaises(fdbroker.ProtocolError, msg=repr(page)):
+                client.list("/d")
+            client.ping()
+            self.assertEqual(2, self.fake.connections, "the connection was kept after %r" % (page,))
+
+    def test_a_cursor_of_128_printable_characters_is_followed(self):
+        cursor = "".join(chr(33 + i % 94) for i in range(128))
+
+        def answer(n, request):
+            if request["op"] == "ping":
+                return pong(request, ops=ALL_OPS)
+            if request["cursor"] is None:
+                return {"id": request["id"], "ok": True, "entries": [], "cursor": cursor}
+            return {"id": request["id"], "ok": True, "entries": [entry("z")], "cursor": None}
+        self.assertEqual(["z"], [e.name for e in self.client(answer).list("/d")])
+        self.assertEqual([None, cursor], self.cursors())
+
+    def test_a_listing_that_does_not_move_on_is_a_protocol_error(self):
+        def answer(n, request):
+            if request["op"] == "ping":
+                return pong(request, ops=ALL_OPS)
+            return {"id": request["id"], "ok": True, "entries": [], "cursor": "same"}
+        it = self.client(answer).list("/d")
+        with self.assertRaises(fdbroker.ProtocolError) as cm:
+            next(it)
+        self.assertIn("did not move on", str(cm.exception))
+
+    def test_a_reply_to_another_request_is_a_protocol_error(self):
+        client = self.client(lambda n, r: pong(r, ops=ALL_OPS) if r["op"] == "ping" else
+                             {"id": r["id"] + 1, "ok": True, "entries": [], "cursor": None})
+        with self.assertRaises(fdbroker.ProtocolError):
+            client.list("/d")
+
+
 class PingTest(unittest.TestCase):
     def test_a_broker_that_does_not_name_its_ops_serves_open_and_ping(self):
         fake = FakeListener(self, lambda n, r: pong(r, max_paths=7))
