@@ -793,6 +793,39 @@ class Client:
             raise _file_error(path, reply["error"], reply.get("message"))
         return [_dir_entry(path, e) for e in reply["entries"]], reply["cursor"]
 
+    def walk(self, top, topdown=True, onerror=None):
+        """Walks a tree as os.walk does: (dirpath, dirnames, filenames) for each directory.
+
+        With ``topdown`` (the default) a directory comes before those beneath it, and removing
+        names from its ``dirnames`` keeps the walk out of them. A directory that cannot be listed
+        is passed to ``onerror`` (if given) and left out, as os.walk does; the broker's own
+        failures (unavailable, timeout, a malformed reply, busy past the timeout) are raised. A
+        symbolic link is never followed: it is among the filenames, with FIFOs, sockets and
+        devices. Only what the caller could stat() is walked (see list()).
+        """
+        top = _path_arg(top)
+        stack = [top]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, tuple):  # bottom-up: a directory after all of those beneath it
+                yield item
+                continue
+            try:
+                entries = [entry for entry in self.list(item)]
+            except OSError as e:
+                if getattr(e, "code", None) not in _DIRECTORY_CODES or getattr(e, "path", None) is None:
+                    raise
+                if onerror is not None:
+                    onerror(e)
+                continue
+            dirnames = [e.name for e in entries if e.is_dir()]
+            filenames = [e.name for e in entries if not e.is_dir()]
+            if topdown:
+                yield item, dirnames, filenames
+            else:
+                stack.append((item, dirnames, filenames))
+            stack.extend(_join(item, name) for name in reversed(dirnames))
+
     def _open_chunk(self, paths):
         """One open request: per path, a descriptor or the exception for its refusal."""
         reply, fds = self._call({"op": "open", "paths": paths})

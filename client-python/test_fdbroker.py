@@ -953,6 +953,50 @@ class ListTest(unittest.TestCase):
             client.list("/d")
 
 
+class WalkTest(unittest.TestCase):
+    TREE = {
+        "/t": [[entry("a", "dir"), entry("f")], [entry("ln", "symlink"), entry("no", "dir")]],
+        "/t/a": [[entry("b", "dir"), entry("g"), entry("c", "dir")]],
+        "/t/a/b": [[]],
+        "/t/a/c": [[entry("h")]],
+    }
+
+    def client(self, errors=None):
+        self.fake = FakeListener(self, list_broker(self.TREE, errors or {"/t/no": "denied"}))
+        client = fdbroker.Client(self.fake.path, timeout=10)
+        self.addCleanup(client.close)
+        return client
+
+    def test_top_down_as_os_walk(self):
+        errors = []
+        walked = [w for w in self.client().walk("/t", onerror=errors.append)]
+        self.assertEqual([("/t", ["a", "no"], ["f", "ln"]),
+                          ("/t/a", ["b", "c"], ["g"]),
+                          ("/t/a/b", [], []),
+                          ("/t/a/c", [], ["h"])], walked)
+        self.assertEqual([("denied", "/t/no")], [(e.code, e.path) for e in errors])
+        self.assertIsInstance(errors[0], PermissionError)
+
+    def test_bottom_up_as_os_walk(self):
+        walked = [w[0] for w in self.client().walk("/t", topdown=False)]
+        self.assertEqual(["/t/a/b", "/t/a/c", "/t/a", "/t"], walked)
+
+    def test_names_removed_from_dirnames_are_not_walked(self):
+        walked = []
+        for dirpath, dirnames, _ in self.client().walk("/t"):
+            walked.append(dirpath)
+            if "b" in dirnames:
+                dirnames.remove("b")
+        self.assertEqual(["/t", "/t/a", "/t/a/c"], walked)
+
+    def test_the_brokers_own_failures_are_raised_not_passed_to_onerror(self):
+        errors = []
+        with self.assertRaises(fdbroker.BrokerError) as cm:
+            [w for w in self.client({"/t/a": "bad_request"}).walk("/t", onerror=errors.append)]
+        self.assertEqual("bad_request", cm.exception.code)
+        self.assertEqual([], errors)
+
+
 class PingTest(unittest.TestCase):
     def test_a_broker_that_does_not_name_its_ops_serves_open_and_ping(self):
         fake = FakeListener(self, lambda n, r: pong(r, max_paths=7))
