@@ -2,6 +2,7 @@
 
 Standard library only, Python 3.9+. One module: copy it next to your code.
 
+    import os, stat
     import fdbroker
 
     with fdbroker.Client() as broker:                  # /run/fdbroker/fdbroker.sock
@@ -15,21 +16,34 @@ Standard library only, Python 3.9+. One module: copy it next to your code.
             else:
                 with r:
                     data = r.read()
+        st = broker.stat("/srv/assets")                # no descriptor: type, size, mtime_ns, mode
+        if stat.S_ISDIR(st.st_mode):                   # also read as os.stat_result
+            for entry in broker.list("/srv/assets"):   # lazily, page by page, as os.scandir
+                if entry.is_file():
+                    print(entry.path, entry.size, entry.mtime_ns, oct(entry.mode))
+        for dirpath, dirnames, filenames in broker.walk("/srv/assets"):
+            pass                                       # as os.walk
+
+stat and list show only what the policy lets the caller see (docs/protocol.md, "What stat and
+list show"); a symbolic link is described as itself, never followed. They came after the first
+release of protocol 1: against a broker whose ping does not list them, they raise BrokerError with
+code ``unsupported`` without sending anything.
 
 Refusals are the exceptions Python's own open() raises where there is one: PermissionError when
-the policy denies a path (``denied``), FileNotFoundError when it does not exist (``not_found``).
-Every other refusal is a BrokerError. All of them are OSError and carry ``.code`` (the wire error
-code) and ``.path``. A broker that cannot be reached gives BrokerUnavailableError, a reply that
-breaks the protocol ProtocolError (both BrokerError, with code None), and one that does not come
-in time TimeoutError.
+the policy denies a path (``denied``), FileNotFoundError when it does not exist (``not_found``),
+NotADirectoryError when list is asked of something else (``not_directory``). Every other refusal
+is a BrokerError. All of them are OSError and carry ``.code`` (the wire error code) and ``.path``.
+A broker that cannot be reached gives BrokerUnavailableError, a reply that breaks the protocol
+ProtocolError (both BrokerError, with code None), and one that does not come in time TimeoutError.
 
 A Client is thread-safe and meant to be shared. It keeps a small pool of connections, each used
 by one thread at a time. As client-lib (the Java client) does, a request is sent again while it
 may not have been served: at once when a pooled connection turns out to have been closed by the
 broker; after a pause (10 ms growing to 1 s, with jitter) when the broker cannot be reached (a
 restart), when the connection breaks before the reply, or when the whole request is answered
-``busy``; until the client's timeout has passed. Descriptors that came with a reply that is not
-handed to the caller are closed, whatever went wrong.
+``busy``; until the client's timeout has passed. A listing's pages are requests of their own,
+each retried and timed so; no connection is held between them. Descriptors that came with a reply
+that is not handed to the caller are closed, whatever went wrong.
 
 Wire protocol: docs/protocol.md in the fdbroker sources.
 """
