@@ -88,8 +88,10 @@ _CODES = frozenset(["denied", "not_found", "symlink", "not_regular", "not_direct
                     "too_large", "busy", "io_error"])
 #: What a broker serves when its ping does not say: the operations of protocol 1's first release.
 FIRST_OPS = ("open", "ping")
-# A failed list with one of these codes is the directory's answer: the connection stays in step.
-_DIRECTORY_CODES = frozenset(["denied", "not_found", "symlink", "not_directory", "io_error"])
+# The codes of a request refused whole, after which the connection is not trusted (the broker
+# may hang up). A list refused with any other code, an unknown one included (read as io_error), is
+# the directory's answer: denied, not_found, symlink, not_directory, io_error.
+_REQUEST_CODES = frozenset(["bad_request", "too_large", "busy"])
 #: The longest list cursor, in characters (printable ASCII but space).
 MAX_CURSOR = 128
 # Errors of connect() that a restarting broker causes: no socket file yet, nobody listening yet,
@@ -802,7 +804,7 @@ class Client:
 
     def _list_page(self, path, cursor):
         """One page of a listing: (entries, the cursor of the next page or None)."""
-        reply, _ = self._call({"op": "list", "path": path, "cursor": cursor}, _DIRECTORY_CODES)
+        reply, _ = self._call({"op": "list", "path": path, "cursor": cursor}, answers=True)
         if not reply["ok"]:
             raise _file_error(path, reply["error"], reply.get("message"))
         return [_dir_entry(path, e) for e in reply["entries"]], reply["cursor"]
@@ -827,7 +829,7 @@ class Client:
             try:
                 entries = [entry for entry in self.list(item)]
             except OSError as e:
-                if getattr(e, "code", None) not in _DIRECTORY_CODES or getattr(e, "path", None) is None:
+                if getattr(e, "path", None) is None:  # not the directory's answer: list's own
                     raise
                 if onerror is not None:
                     onerror(e)
@@ -851,12 +853,13 @@ class Client:
                 results.append(_file_error(entry["path"], entry["error"], entry.get("message")))
         return results
 
-    def _call(self, request, answers=frozenset()):
+    def _call(self, request, answers=False):
         """One request, tried until it is answered or the timeout has passed.
 
-        Returns (reply, descriptors) for a reply with "ok": true, or for a failed reply to this
-        request whose code is one of ``answers``: the request's own answer, after which the
-        connection is still in step and goes back to the pool. Retried: failing to connect
+        Returns (reply, descriptors) for a reply with "ok": true; with ``answers``, also for a
+        failed reply to this request (its id) with a code other than bad_request, too_large and
+        busy: the request's own answer (a list's: the directory's), after which the connection is
+        in step and goes back to the pool. Retried: failing to connect
         while the broker restarts, a connection that broke before the reply came, and a request
         answered busy. Not retried: any other refusal, a reply that breaks the protocol, a reply
         that did not come in time (the time is up), a socket we may not connect to.
@@ -893,7 +896,8 @@ class Client:
                 except BaseException:
                     conn.close()
                     raise
-                if reply["ok"] or (reply["error"] in answers and reply.get("id") is not None):
+                if reply["ok"] or (answers and reply["error"] not in _REQUEST_CODES
+                                   and reply.get("id") is not None):
                     self._give_back(conn)
                     return reply, fds
                 # The broker hangs up after some refusals (busy for want of connections); the
