@@ -27,6 +27,7 @@ import fdbroker
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
 MAX_PATHS = 5  # the test broker's limit, low so that open_all has to split a dozen paths
+BIG = 3000  # entries in srv/big: more than one page of a listing
 
 
 def broker_jar():
@@ -101,16 +102,20 @@ class RealBrokerTest(unittest.TestCase):
         cls.tmp = os.path.realpath(tempfile.mkdtemp(prefix="fdbroker-py-"))
         cls.srv = os.path.join(cls.tmp, "srv")
         cls.make_tree(cls.srv)
+        cls.lanes = os.path.join(cls.tmp, "lanes")
+        cls.make_lanes(cls.lanes)
         policy = os.path.join(cls.tmp, "policy.yaml")
+        allow = [cls.srv + "/**", cls.lanes + "/*/data.txt"]
+        deny = [cls.srv + "/secret/**", cls.srv + "/big/*.key"]
         with open(policy, "w") as f:
             # json.dumps: a YAML-safe quoting of the paths.
             f.write("limits: {max_paths_per_request: %d, idle_timeout_seconds: 0.5}\n"
                     "rules:\n"
                     "  - name: python-client-tests\n"
                     "    users: [\"*\"]\n"
-                    "    allow: [%s]\n"
-                    "    deny: [%s]\n"
-                    % (MAX_PATHS, json.dumps(cls.srv + "/**"), json.dumps(cls.srv + "/secret/**")))
+                    "    allow: %s\n"
+                    "    deny: %s\n"
+                    % (MAX_PATHS, json.dumps(allow), json.dumps(deny)))
         cls.socket = os.path.join(cls.tmp, "fdbroker.sock")
         cls.broker = Broker(policy, cls.socket, os.path.join(cls.tmp, "broker.log"))
         cls.broker.start()
@@ -133,6 +138,29 @@ class RealBrokerTest(unittest.TestCase):
             with open(os.path.join(srv, "many/f%02d" % i), "w") as f:
                 f.write("file %d\n" % i)
         os.symlink("a.txt", os.path.join(srv, "link"))
+        os.symlink("dir", os.path.join(srv, "dirlink"))
+        os.mkfifo(os.path.join(srv, "fifo"))
+        # A directory of more than a page, some of whose entries the policy denies. Its files are
+        # links to one (creating thousands of files takes seconds on some filesystems).
+        big = os.path.join(srv, "big")
+        os.makedirs(big)
+        empty = os.path.join(srv, "dir/.empty")
+        open(empty, "w").close()
+        for i in range(BIG):
+            if i % 10 == 0:
+                os.mkdir(os.path.join(big, "d%04d" % i))
+            else:
+                os.link(empty, os.path.join(big, "f%04d.key" % i if i % 10 == 5 else "f%04d" % i))
+        os.unlink(empty)
+
+    @staticmethod
+    def make_lanes(lanes):
+        """A tree where only lanes/*/data.txt is allowed: the directories on the way are seen."""
+        for lane in ("x", "y"):
+            os.makedirs(os.path.join(lanes, lane))
+        for name in ("x/data.txt", "x/other.txt", "file.txt"):
+            with open(os.path.join(lanes, name), "w") as f:
+                f.write(name)
 
     def path(self, name):
         return os.path.join(self.srv, name)
@@ -282,6 +310,124 @@ class RealBrokerTest(unittest.TestCase):
             restarter.join()
         self.assertEqual([None], restarted)
         self.assertEqual(before, open_fds())
+
+    def test_ping_tells_that_stat_and_list_are_served(self):
+        self.assertLessEqual({"open", "stat", "list", "ping"}, set(self.client().ping().ops))
+
+    def assert_described_as_lstat(self, r, path):
+        st = os.lstat(path)
+        self.assertEqual((path, st.st_mtime_ns, stat.S_IMODE(st.st_mode)), (r.path, r.mtime_ns, r.mode))
+        if r.type != "other":
+            self.assertEqual(st.st_mode, r.st_mode)
+        if r.type == "file":
+            self.assertEqual(st.st_size, r.size)
+
+    def test_stat_describes_what_lstat_does_without_following_links(self):
+        client = self.client()
+        for name, kind in (("a.txt", "file"), ("dir", "dir"), ("link", "symlink"),
+                           ("dirlink", "symlink"), ("fifo", "other"), ("", "dir")):
+            path = self.path(name).rstrip("/")
+            r = client.stat(path)
+            self.assertEqual(kind, r.type, path)
+            self.assert_described_as_lstat(r, path)
+        self.assertEqual(6, client.stat(self.path("a.txt")).st_size)
+
+    def test_stat_refusals_are_the_exceptions_open_raises(self):
+        client = self.client()
+        for name, kind, code in (("secret", PermissionError, "denied"),
+                                 ("secret/key.txt", PermissionError, "denied"),
+                                 ("big/f0005.key", PermissionError, "denied"),
+                                 ("nothing-here", FileNotFoundError, "not_found"),
+                                 ("dirlink/x", fdbroker.BrokerError, "symlink"),
+                                 ("a.txt/", fdbroker.BrokerError, "bad_request")):
+            path = self.srv + "/" + name
+            with self.assertRaises(kind, msg=path) as cm:
+                client.stat(path)
+            self.assertEqual((code, path), (cm.exception.code, cm.exception.path))
+        with self.assertRaises(PermissionError):
+            client.stat("/etc/passwd")
+
+    def test_stat_all_splits_at_the_brokers_limit_and_keeps_order(self):
+        paths = [self.path("many/f%02d" % i) for i in range(12)]
+        paths[3] = self.path("secret/key.txt")
+        paths[7] = self.path("many/missing")
+        results = self.client().stat_all(paths)
+        self.assertIsInstance(results[3], PermissionError)
+        self.assertIsInstance(results[7], FileNotFoundError)
+        for i, r in enumerate(results):
+            if i not in (3, 7):
+                self.assert_described_as_lstat(r, paths[i])
+
+    def test_list_shows_what_the_caller_could_stat(self):
+        entries = {e.name: e for e in self.client().list(self.srv)}
+        self.assertEqual({"a.txt": "file", "many": "dir", "dir": "dir", "big": "dir",
+                          "link": "symlink", "dirlink": "symlink", "fifo": "other"},
+                         {name: e.type for name, e in entries.items()})  # not secret
+        for name, e in entries.items():
+            self.assertEqual(self.path(name), e.path)
+            self.assert_described_as_lstat(e.stat(), e.path)
+
+    def test_a_big_directory_lists_in_pages_without_its_denied_entries(self):
+        client = self.client()
+        client.ping()  # so that the pooled connection is there before counting
+        before = open_fds()
+        sent = []
+        call = client._call
+        client._call = lambda request, **kw: (sent.append(request), call(request, **kw))[1]
+        entries = [e for e in client.list(self.path("big"))]
+        names = [e.name for e in entries]
+        expected = {("d%04d" if i % 10 == 0 else "f%04d") % i for i in range(BIG) if i % 10 != 5}
+        self.assertEqual(len(expected), len(names))
+        self.assertEqual(expected, set(names))
+        self.assertEqual({"dir", "file"}, {e.type for e in entries})
+        self.assertGreater(len(sent), 1, "one page")
+        self.assertEqual(None, sent[0]["cursor"])
+        self.assertTrue(all(r["op"] == "list" and r["cursor"] for r in sent[1:]), sent)
+        self.assertEqual(before, open_fds())
+
+    def test_a_directory_that_cannot_be_listed_raises_and_keeps_the_connection(self):
+        client = self.client()
+        client.ping()
+        (conn,) = client._idle
+        for name, kind, code in (("secret", PermissionError, "denied"),
+                                 ("nothing-here", FileNotFoundError, "not_found"),
+                                 ("a.txt", NotADirectoryError, "not_directory"),
+                                 ("dirlink", fdbroker.BrokerError, "symlink")):
+            path = self.path(name)
+            with self.assertRaises(kind, msg=path) as cm:
+                client.list(path)
+            self.assertEqual((code, path), (cm.exception.code, cm.exception.path))
+            self.assertEqual([conn], client._idle, "the connection was dropped after %s" % code)
+        with self.assertRaises(PermissionError):
+            client.list("/etc")
+        self.assertEqual([conn], client._idle)
+
+    def test_the_way_down_to_an_allowed_file_is_seen_and_nothing_else(self):
+        client = self.client()
+        self.assertEqual("dir", client.stat(self.lanes).type)
+        self.assertEqual({"x": "dir", "y": "dir"}, {e.name: e.type for e in client.list(self.lanes)})
+        self.assertEqual(["data.txt"], [e.name for e in client.list(self.lanes + "/x")])
+        self.assertEqual([], [e for e in client.list(self.lanes + "/y")])
+        with self.assertRaises(FileNotFoundError):  # not a directory: nothing beneath it is allowed
+            client.stat(self.lanes + "/file.txt")
+        with self.assertRaises(PermissionError):
+            client.stat(self.lanes + "/x/other.txt")
+
+    def test_listed_files_open_by_their_entries(self):
+        client = self.client()
+        read = {e.name: client.open(e).read() for e in client.list(self.path("many")) if e.is_file()}
+        self.assertEqual({"f%02d" % i: ("file %d\n" % i).encode() for i in range(12)}, read)
+
+    def test_walk_sees_the_tree_the_policy_shows(self):
+        errors = []
+        walked = {top: (sorted(dirs), sorted(files))
+                  for top, dirs, files in self.client().walk(self.srv, onerror=errors.append)}
+        self.assertEqual([], errors)
+        self.assertEqual((["big", "dir", "many"], ["a.txt", "dirlink", "fifo", "link"]), walked[self.srv])
+        self.assertEqual(([], ["f%02d" % i for i in range(12)]), walked[self.path("many")])
+        self.assertEqual(([], []), walked[self.path("dir")])
+        self.assertEqual(BIG // 10, len(walked[self.path("big")][0]))
+        self.assertEqual(4 + BIG // 10, len(walked))  # srv, many, dir, big and its directories
 
     def test_a_missing_broker_is_given_up_at_the_timeout(self):
         client = fdbroker.Client(os.path.join(self.tmp, "nobody.sock"), timeout=0.5)
