@@ -439,8 +439,9 @@ def _name_problem(name):
 def _check_attributes(entry, what):
     """Checks the type, size, mtime_ns and mode of a stat result or a directory entry.
 
-    A type this client does not know reads as "other"; size comes with files only (and is taken,
-    if valid, with anything else); mtime_ns and mode come always.
+    A type this client does not know reads as "other"; size comes with files (with anything else
+    it is checked, then left out: a directory's size is the filesystem's business); mtime_ns and
+    mode come always.
     """
     if not isinstance(entry.get("type"), str):
         raise ProtocolError("%s has no \"type\": %.200r" % (what, entry))
