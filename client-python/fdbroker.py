@@ -3,6 +3,7 @@
 Standard library only, Python 3.9+. One module: copy it next to your code, or install the
 fdbroker package, which puts it on the system python3's path (/usr/lib/python3/dist-packages).
 
+    import os, stat
     import fdbroker
 
     with fdbroker.Client() as broker:                  # /run/fdbroker/fdbroker.sock
@@ -16,21 +17,34 @@ fdbroker package, which puts it on the system python3's path (/usr/lib/python3/d
             else:
                 with r:
                     data = r.read()
+        st = broker.stat("/srv/assets")                # no descriptor: type, size, mtime_ns, mode
+        if stat.S_ISDIR(st.st_mode):                   # also read as os.stat_result
+            for entry in broker.list("/srv/assets"):   # lazily, page by page, as os.scandir
+                if entry.is_file():
+                    print(entry.path, entry.size, entry.mtime_ns, oct(entry.mode))
+        for dirpath, dirnames, filenames in broker.walk("/srv/assets"):
+            pass                                       # as os.walk
+
+stat and list show only what the policy lets the caller see (docs/protocol.md, "What stat and
+list show"); a symbolic link is described as itself, never followed. They came after the first
+release of protocol 1: against a broker whose ping does not list them, they raise BrokerError with
+code ``unsupported`` without sending anything.
 
 Refusals are the exceptions Python's own open() raises where there is one: PermissionError when
-the policy denies a path (``denied``), FileNotFoundError when it does not exist (``not_found``).
-Every other refusal is a BrokerError. All of them are OSError and carry ``.code`` (the wire error
-code) and ``.path``. A broker that cannot be reached gives BrokerUnavailableError, a reply that
-breaks the protocol ProtocolError (both BrokerError, with code None), and one that does not come
-in time TimeoutError.
+the policy denies a path (``denied``), FileNotFoundError when it does not exist (``not_found``),
+NotADirectoryError when list is asked of something else (``not_directory``). Every other refusal
+is a BrokerError. All of them are OSError and carry ``.code`` (the wire error code) and ``.path``.
+A broker that cannot be reached gives BrokerUnavailableError, a reply that breaks the protocol
+ProtocolError (both BrokerError, with code None), and one that does not come in time TimeoutError.
 
 A Client is thread-safe and meant to be shared. It keeps a small pool of connections, each used
 by one thread at a time. As client-lib (the Java client) does, a request is sent again while it
 may not have been served: at once when a pooled connection turns out to have been closed by the
 broker; after a pause (10 ms growing to 1 s, with jitter) when the broker cannot be reached (a
 restart), when the connection breaks before the reply, or when the whole request is answered
-``busy``; until the client's timeout has passed. Descriptors that came with a reply that is not
-handed to the caller are closed, whatever went wrong.
+``busy``; until the client's timeout has passed. A listing's pages are requests of their own,
+each retried and timed so; no connection is held between them. Descriptors that came with a reply
+that is not handed to the caller are closed, whatever went wrong.
 
 Wire protocol: docs/protocol.md in the fdbroker sources.
 """
@@ -42,6 +56,7 @@ import json
 import os
 import random
 import socket as _socket
+import stat as _stat
 import struct
 import threading
 import time
@@ -51,6 +66,9 @@ __all__ = [
     "BrokerError",
     "BrokerUnavailableError",
     "ProtocolError",
+    "BrokerInfo",
+    "StatResult",
+    "DirEntry",
     "DEFAULT_SOCKET",
 ]
 
@@ -67,8 +85,16 @@ _INT_SIZE = array.array("i").itemsize
 # them: the kernel closes what does not fit and sets MSG_CTRUNC.
 _CONTROL_BYTES = _socket.CMSG_SPACE(PROTOCOL_MAX_PATHS * _INT_SIZE)
 _CONNECT_TIMEOUT = 5.0
-_CODES = frozenset(
-    ["denied", "not_found", "symlink", "not_regular", "bad_request", "too_large", "busy", "io_error"])
+_CODES = frozenset(["denied", "not_found", "symlink", "not_regular", "not_directory", "bad_request",
+                    "too_large", "busy", "io_error"])
+#: What a broker serves when its ping does not say: the operations of protocol 1's first release.
+FIRST_OPS = ("open", "ping")
+# The codes of a request refused whole, after which the connection is not trusted (the broker
+# may hang up). A list refused with any other code, an unknown one included (read as io_error), is
+# the directory's answer: denied, not_found, symlink, not_directory, io_error.
+_REQUEST_CODES = frozenset(["bad_request", "too_large", "busy"])
+#: The longest list cursor, in characters (printable ASCII but space).
+MAX_CURSOR = 128
 # Errors of connect() that a restarting broker causes: no socket file yet, nobody listening yet,
 # or a backlog that is full for a moment.
 _RETRIED_CONNECT_ERRNOS = frozenset(
@@ -79,9 +105,10 @@ class BrokerError(OSError):
     """The broker refused a file or a request, or could not be used.
 
     ``code`` is the protocol's error code (``symlink``, ``not_regular``, ``bad_request``,
-    ``too_large``, ``busy``, ``io_error``; an unknown code is reported as ``io_error``), or None
-    for a failure that is not the broker's answer (see the subclasses). ``path`` is the refused
-    path, or None when the whole request was refused.
+    ``too_large``, ``busy``, ``io_error``; an unknown code is reported as ``io_error``);
+    ``unsupported`` for an operation the broker does not serve (it is older than this client),
+    which is never sent; or None for a failure that is not the broker's answer (see the
+    subclasses). ``path`` is the refused path, or None when the whole request was refused.
 
     A subclass of OSError, so that ``except OSError`` around file handling catches it as it
     catches the errors of Python's open().
@@ -112,6 +139,8 @@ def _file_error(path, code, message):
         e = PermissionError(errno.EACCES, text, path)
     elif code == "not_found":
         e = FileNotFoundError(errno.ENOENT, text, path)
+    elif code == "not_directory":
+        e = NotADirectoryError(errno.ENOTDIR, text, path)
     else:
         return BrokerError("%s: %s" % (path, text), code, path)
     e.code = code
@@ -317,8 +346,17 @@ def _check_reply(request, reply, fd_count):
             raise ProtocolError("a failed reply without an error code: %.200r" % (reply,))
         expected = 0
     elif request["op"] == "ping":
-        if not (isinstance(reply.get("max_paths"), int) and reply["max_paths"] >= 1):
+        if not (_is_int(reply.get("max_paths")) and reply["max_paths"] >= 1):
             raise ProtocolError("a ping reply without max_paths: %.200r" % (reply,))
+        ops = reply.get("ops", FIRST_OPS)
+        if not isinstance(ops, (list, tuple)) or not all(isinstance(op, str) for op in ops):
+            raise ProtocolError("a ping reply whose \"ops\" is not a list of names: %.200r" % (ops,))
+        expected = 0
+    elif request["op"] == "stat":
+        _check_stats(request["paths"], reply)
+        expected = 0
+    elif request["op"] == "list":
+        _check_listing(request, reply)
         expected = 0
     else:
         expected = _check_files(request["paths"], reply)
@@ -345,6 +383,83 @@ def _check_files(paths, reply):
     return granted
 
 
+def _check_stats(paths, reply):
+    """Checks a stat reply's entries: one per path, in order, each described or refused."""
+    files = reply.get("files")
+    if not isinstance(files, list) or len(files) != len(paths):
+        raise ProtocolError("asked to stat %d paths, got %.200r" % (len(paths), files))
+    for path, entry in zip(paths, files):
+        if not isinstance(entry, dict) or entry.get("path") != path:
+            raise ProtocolError("entry %.200r does not answer path %r" % (entry, path))
+        if entry.get("ok") is True:
+            _check_attributes(entry, "the stat of %r" % path)
+        elif entry.get("ok") is not False or not isinstance(entry.get("error"), str):
+            raise ProtocolError("entry for %r is neither described nor refused" % path)
+
+
+def _check_listing(request, reply):
+    """Checks a page of a listing: its entries, each one name in the directory, and its cursor."""
+    path = request["path"]
+    entries = reply.get("entries")
+    if not isinstance(entries, list):
+        raise ProtocolError("a listing of %r without \"entries\": %.200r" % (path, reply))
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ProtocolError("an entry of %r is not an object: %.200r" % (path, entry))
+        name = entry.get("name")
+        problem = _name_problem(name)
+        if problem:
+            # The name is joined to the directory's path: it must be one component of it.
+            raise ProtocolError("an entry of %r %s: %.200r" % (path, problem, name))
+        _check_attributes(entry, "entry %r of %r" % (name, path))
+    if "cursor" not in reply:
+        raise ProtocolError("a listing of %r without \"cursor\"" % path)
+    cursor = reply["cursor"]
+    if cursor is None:
+        return
+    if not (isinstance(cursor, str) and 1 <= len(cursor) <= MAX_CURSOR
+            and all("!" <= c <= "~" for c in cursor)):
+        raise ProtocolError("a listing of %r with a cursor that is not 1 to %d printable ASCII "
+                            "characters: %.200r" % (path, MAX_CURSOR, cursor))
+    if cursor == request["cursor"]:
+        raise ProtocolError("the listing of %r did not move on: the broker gave back the cursor it "
+                            "was sent, %r" % (path, cursor))
+
+
+def _name_problem(name):
+    """Why name cannot be a directory entry's name, or None if it can."""
+    if not isinstance(name, str):
+        return "has no name"
+    if name in ("", ".", ".."):
+        return "is named %r" % name
+    if "/" in name or "\0" in name:
+        return "has a name with '/' or NUL"
+    return None
+
+
+def _check_attributes(entry, what):
+    """Checks the type, size, mtime_ns and mode of a stat result or a directory entry.
+
+    A type this client does not know reads as "other"; size comes with files (with anything else
+    it is checked, then left out: a directory's size is the filesystem's business); mtime_ns and
+    mode come always.
+    """
+    if not isinstance(entry.get("type"), str):
+        raise ProtocolError("%s has no \"type\": %.200r" % (what, entry))
+    if "size" in entry or entry["type"] == "file":
+        if not (_is_int(entry.get("size")) and entry["size"] >= 0):
+            raise ProtocolError("%s has no valid \"size\": %.200r" % (what, entry))
+    if not _is_int(entry.get("mtime_ns")):
+        raise ProtocolError("%s has no valid \"mtime_ns\": %.200r" % (what, entry))
+    if not (_is_int(entry.get("mode")) and 0 <= entry["mode"] <= 0o7777):
+        raise ProtocolError("%s has no valid \"mode\" (permission bits): %.200r" % (what, entry))
+
+
+def _is_int(value):
+    """A JSON integer: not a float, and not a boolean (True == 1 in Python)."""
+    return type(value) is int
+
+
 def _path_arg(path):
     """A path as the protocol carries it: a str that is valid Unicode (the broker checks the rest)."""
     path = os.fspath(path)
@@ -365,6 +480,151 @@ def _as_file(fd, path):
     raw = io.FileIO(fd, "rb", closefd=True)
     raw.name = path
     return io.BufferedReader(raw)
+
+
+_TYPES = ("file", "dir", "symlink", "other")
+# The file type bits of st_mode for each type; "other" (a FIFO, socket or device: the protocol does
+# not say which) has none, so that no stat.S_IS* test is true of it.
+_TYPE_BITS = {"file": _stat.S_IFREG, "dir": _stat.S_IFDIR, "symlink": _stat.S_IFLNK, "other": 0}
+
+
+class _Attributes:
+    """What the broker says of a file: immutable, compared and hashed by value."""
+
+    __slots__ = ()
+    _fields = ()
+
+    def _set(self, values):
+        for name, value in zip(self._fields, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("%s is immutable" % type(self).__name__)
+
+    def __delattr__(self, name):
+        raise AttributeError("%s is immutable" % type(self).__name__)
+
+    def _values(self):
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self):
+        return hash(self._values())
+
+    def __repr__(self):
+        return "fdbroker.%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%s" % (name, oct(value) if name == "mode" else repr(value))
+            for name, value in zip(self._fields, self._values())))
+
+
+class StatResult(_Attributes):
+    """What the broker says of one path (``lstat``: a symbolic link is described, not followed).
+
+    ``path``: the path asked for. ``type``: "file", "dir", "symlink" or "other" (a FIFO, socket or
+    device; also any type this client does not know). ``size``: bytes, for a file only (else None).
+    ``mtime_ns``: last modification, nanoseconds since the epoch. ``mode``: the permission bits
+    (``st_mode & 0o7777``).
+
+    Also read as os.stat_result is, for code written against os.stat: ``st_mode`` (the type's
+    bits, so that ``stat.S_ISDIR(r.st_mode)`` works, with the permission bits; "other" has no type
+    bits), ``st_size`` (0 when the broker gives none), ``st_mtime_ns`` and ``st_mtime`` (seconds,
+    a float). Immutable; equal to another with the same fields.
+    """
+
+    __slots__ = ("path", "type", "size", "mtime_ns", "mode")
+    _fields = __slots__
+
+    def __init__(self, path, type, size, mtime_ns, mode):
+        self._set((path, type, size, mtime_ns, mode))
+
+    @property
+    def st_mode(self):
+        return _TYPE_BITS.get(self.type, 0) | self.mode
+
+    @property
+    def st_size(self):
+        return 0 if self.size is None else self.size
+
+    @property
+    def st_mtime_ns(self):
+        return self.mtime_ns
+
+    @property
+    def st_mtime(self):
+        return self.mtime_ns / 1e9
+
+
+class DirEntry(_Attributes):
+    """One entry of a directory listing, read as os.scandir's os.DirEntry is.
+
+    ``name``: its name in the directory. ``path``: the directory's path joined with it (what
+    open() and stat() take; also its os.fspath). ``type``, ``size``, ``mtime_ns``, ``mode``: as
+    StatResult's, as the listing gave them; ``stat()`` makes the StatResult of them without asking
+    the broker again. ``is_file()``, ``is_dir()``, ``is_symlink()`` tell the type: the broker never
+    follows a symbolic link, so ``is_dir()`` and ``is_file()`` are False for a link whatever
+    ``follow_symlinks`` says (os.DirEntry would follow it). Immutable.
+    """
+
+    __slots__ = ("name", "path", "type", "size", "mtime_ns", "mode")
+    _fields = __slots__
+
+    def __init__(self, name, path, type, size, mtime_ns, mode):
+        self._set((name, path, type, size, mtime_ns, mode))
+
+    def is_file(self, *, follow_symlinks=True):
+        return self.type == "file"
+
+    def is_dir(self, *, follow_symlinks=True):
+        return self.type == "dir"
+
+    def is_symlink(self):
+        return self.type == "symlink"
+
+    def stat(self, *, follow_symlinks=True):
+        return StatResult(self.path, self.type, self.size, self.mtime_ns, self.mode)
+
+    def __fspath__(self):
+        return self.path
+
+
+def _join(directory, name):
+    return directory.rstrip("/") + "/" + name  # a canonical path ends in "/" only if it is "/"
+
+
+def _dir_entry(directory, entry):
+    """The DirEntry of a checked (_check_listing) entry of directory."""
+    r = _stat_result(_join(directory, entry["name"]), entry)
+    return DirEntry(entry["name"], r.path, r.type, r.size, r.mtime_ns, r.mode)
+
+
+def _stat_result(path, entry):
+    """The StatResult of a checked (_check_attributes) stat result or directory entry."""
+    kind = entry["type"] if entry["type"] in _TYPES else "other"
+    return StatResult(path, kind, entry.get("size") if kind == "file" else None,
+                      entry["mtime_ns"], entry["mode"])
+
+
+class BrokerInfo(dict):
+    """What a ping tells: {"version": str, "protocol": int, "max_paths": int, "ops": [str]}.
+
+    A dict (as ping() returned before "ops" came), whose keys are also read as attributes. ``ops``
+    names the operations the broker serves; a broker that does not say serves ["open", "ping"].
+    """
+
+    __slots__ = ()
+
+    def __init__(self, reply):
+        super().__init__(version=reply.get("version"), protocol=reply.get("protocol"),
+                         max_paths=reply["max_paths"], ops=list(reply.get("ops", FIRST_OPS)))
+
+    version = property(lambda self: self["version"], doc="the broker's version")
+    protocol = property(lambda self: self["protocol"], doc="the protocol version it speaks")
+    max_paths = property(lambda self: self["max_paths"], doc="the most paths one request may name")
+    ops = property(lambda self: self["ops"], doc="the operations it serves")
 
 
 class Client:
@@ -388,6 +648,7 @@ class Client:
         self._idle = []
         self._closed = False
         self._chunk = 0  # paths per request: the broker's limit once a ping has told it
+        self._ops = None  # the operations the broker serves, once a ping has told them
 
     def __enter__(self):
         return self
@@ -404,12 +665,26 @@ class Client:
             conn.close()
 
     def ping(self):
-        """Asks the broker who it is: {"version": str, "protocol": int, "max_paths": int}."""
+        """Asks the broker who it is: a BrokerInfo, the dict {"version": str, "protocol": int,
+        "max_paths": int, "ops": [str]} whose keys are also attributes (``info.ops``)."""
         reply, _ = self._call({"op": "ping"})
-        if not reply["ok"]:
-            raise _request_error(reply)
-        self._chunk = min(reply["max_paths"], PROTOCOL_MAX_PATHS)
-        return {key: reply.get(key) for key in ("version", "protocol", "max_paths")}
+        info = BrokerInfo(reply)
+        self._chunk = min(info.max_paths, PROTOCOL_MAX_PATHS)
+        self._ops = frozenset(info.ops)
+        return info
+
+    def _require(self, op):
+        """Raises BrokerError "unsupported", without sending it, if the broker does not serve op.
+
+        Asks with a ping the first time; and again while the answer lacks op, in case the broker
+        has been upgraded since, so that a client outlives a broker's upgrade.
+        """
+        ops = self._ops
+        if ops is None or op not in ops:
+            ops = self.ping().ops
+        if op not in ops:
+            raise BrokerError("fdbroker at %s does not serve %s (it serves %s): it is older than this"
+                              " client" % (self.socket, op, ", ".join(ops) or "nothing"), "unsupported")
 
     def open(self, path):
         """Opens one file through the broker: a binary read-only file object (close it)."""
@@ -462,6 +737,113 @@ class Client:
             _close_results(results)
             raise
 
+    def stat(self, path):
+        """Describes one path: a StatResult; or raises what open_fd would for a refusal.
+
+        A symbolic link is described as itself, never followed. A directory is described if the
+        policy allows it, or if some allowed path lies beneath it (docs/protocol.md, "What stat
+        and list show"). Nothing is opened.
+        """
+        (result,) = self.stat_all([path])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def stat_all(self, paths, strict=False):
+        """Describes several paths: a list with one result per path, in order.
+
+        As open_all: each result is a StatResult, or the exception stat() would have raised for
+        that path, returned, not raised (``strict=True`` raises the first); the paths go in as
+        few requests as the broker's limit allows; failures of a whole request are raised.
+        """
+        if isinstance(paths, (str, bytes)):
+            raise TypeError("stat_all takes a list of paths, not one path")
+        paths = [_path_arg(p) for p in paths]
+        if not paths:
+            return []
+        self._require("stat")  # which has pinged: the broker's limit is known
+        step = max(1, self._chunk)
+        results = []
+        for start in range(0, len(paths), step):
+            reply, _ = self._call({"op": "stat", "paths": paths[start:start + step]})
+            for entry in reply["files"]:
+                if entry["ok"]:
+                    results.append(_stat_result(entry["path"], entry))
+                else:
+                    results.append(_file_error(entry["path"], entry["error"], entry.get("message")))
+        if strict:
+            for r in results:
+                if isinstance(r, Exception):
+                    raise r
+        return results
+
+    def list(self, path):
+        """Lists a directory: an iterator of DirEntry, in the directory's own order (not sorted),
+        without "." and "..".
+
+        Only the entries the caller could stat() are listed: those the policy allows, or
+        directories beneath which something is allowed (docs/protocol.md, "What stat and list
+        show"). The first page is asked for at once, so that a directory that cannot be listed
+        raises here, as os.scandir does: PermissionError (denied), FileNotFoundError (not_found),
+        NotADirectoryError (not_directory), or BrokerError (symlink: a component of the path, the
+        last included, is a symbolic link; io_error). Further pages are asked for as the iterator
+        reaches them, each a request of its own (retried and timed as any), holding no connection
+        between pages; a page that fails raises from the iteration. A directory changed while it
+        is listed may show an entry twice or not at all, as os.scandir may.
+        """
+        path = _path_arg(path)
+        self._require("list")
+        entries, cursor = self._list_page(path, None)
+        return self._pages(path, entries, cursor)
+
+    def _pages(self, path, entries, cursor):
+        while True:
+            for entry in entries:
+                yield entry
+            if cursor is None:  # only a null cursor ends a listing: a page may be empty
+                return
+            entries, cursor = self._list_page(path, cursor)
+
+    def _list_page(self, path, cursor):
+        """One page of a listing: (entries, the cursor of the next page or None)."""
+        reply, _ = self._call({"op": "list", "path": path, "cursor": cursor}, answers=True)
+        if not reply["ok"]:
+            raise _file_error(path, reply["error"], reply.get("message"))
+        return [_dir_entry(path, e) for e in reply["entries"]], reply["cursor"]
+
+    def walk(self, top, topdown=True, onerror=None):
+        """Walks a tree as os.walk does: (dirpath, dirnames, filenames) for each directory.
+
+        With ``topdown`` (the default) a directory comes before those beneath it, and removing
+        names from its ``dirnames`` keeps the walk out of them. A directory that cannot be listed
+        is passed to ``onerror`` (if given) and left out, as os.walk does; the broker's own
+        failures (unavailable, timeout, a malformed reply, busy past the timeout) are raised. A
+        symbolic link is never followed: it is among the filenames, with FIFOs, sockets and
+        devices. Only what the caller could stat() is walked (see list()).
+        """
+        top = _path_arg(top)
+        stack = [top]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, tuple):  # bottom-up: a directory after all of those beneath it
+                yield item
+                continue
+            try:
+                entries = [entry for entry in self.list(item)]
+            except OSError as e:
+                if getattr(e, "path", None) is None:  # not the directory's answer: list's own
+                    raise
+                if onerror is not None:
+                    onerror(e)
+                continue
+            dirnames = [e.name for e in entries if e.is_dir()]
+            filenames = [e.name for e in entries if not e.is_dir()]
+            if topdown:
+                yield item, dirnames, filenames
+            else:
+                stack.append((item, dirnames, filenames))
+            stack.extend(_join(item, name) for name in reversed(dirnames))
+
     def _open_chunk(self, paths):
         """One open request: per path, a descriptor or the exception for its refusal."""
         reply, fds = self._call({"op": "open", "paths": paths})
@@ -473,10 +855,13 @@ class Client:
                 results.append(_file_error(entry["path"], entry["error"], entry.get("message")))
         return results
 
-    def _call(self, request):
+    def _call(self, request, answers=False):
         """One request, tried until it is answered or the timeout has passed.
 
-        Returns (reply, descriptors) for a reply with "ok": true. Retried: failing to connect
+        Returns (reply, descriptors) for a reply with "ok": true; with ``answers``, also for a
+        failed reply to this request (its id) with a code other than bad_request, too_large and
+        busy: the request's own answer (a list's: the directory's), after which the connection is
+        in step and goes back to the pool. Retried: failing to connect
         while the broker restarts, a connection that broke before the reply came, and a request
         answered busy. Not retried: any other refusal, a reply that breaks the protocol, a reply
         that did not come in time (the time is up), a socket we may not connect to.
@@ -513,11 +898,12 @@ class Client:
                 except BaseException:
                     conn.close()
                     raise
-                if reply["ok"]:
+                if reply["ok"] or (answers and reply["error"] not in _REQUEST_CODES
+                                   and reply.get("id") is not None):
                     self._give_back(conn)
                     return reply, fds
                 # The broker hangs up after some refusals (busy for want of connections); the
-                # stream is not trusted after any.
+                # stream is not trusted after any other.
                 conn.close()
                 conn = None
                 if reply["error"] == "busy" and attempts.pause():
