@@ -1,5 +1,6 @@
 package dev.fdbroker.client;
 
+import dev.fdbroker.client.nio.BrokerFileSystemProvider;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.MalformedReplyException;
@@ -8,6 +9,7 @@ import dev.fdbroker.protocol.Reply;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.FileSystem;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,7 +23,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A client of the fdbroker daemon: asks it to open files, and receives read-only descriptors; to
- * describe paths ({@link #stat}); to list directories ({@link #list}).
+ * describe paths ({@link #stat}); to list directories ({@link #list}). {@link #fileSystem()} puts
+ * a read-only java.nio {@link FileSystem} over all three.
  *
  * <pre>{@code
  * try (var client = FdBrokerClient.connect(Path.of("/run/fdbroker/fdbroker.sock"))) {
@@ -68,6 +71,8 @@ public final class FdBrokerClient implements AutoCloseable {
   private final Backoff backoff;
   private final ArrayDeque<BrokerConnection> idle = new ArrayDeque<>();
   private boolean closed;
+  /** The file system over this client, made on first asking; guarded by {@link #idle}. */
+  private FileSystem fileSystem;
   /** The broker's limit of paths per request, learnt from a ping; 0 until then. */
   private volatile int maxPaths;
 
@@ -245,6 +250,23 @@ public final class FdBrokerClient implements AutoCloseable {
       throw Refusals.exception(directory, failed.error(), failed.message());
     }
     return (Reply.Listed) reply;
+  }
+
+  /**
+   * A read-only {@link FileSystem} over this client: {@code Files.newInputStream}, {@code
+   * Files.walk}, {@code FileChannel.map} and the like on {@code fileSystem().getPath("/srv/a/x")},
+   * each asking the broker. See {@link dev.fdbroker.client.nio} for what it does and does not do.
+   *
+   * <p>The same file system is returned until it is closed; closing it leaves this client open,
+   * and closing this client closes it.
+   */
+  public FileSystem fileSystem() {
+    synchronized (idle) {
+      if (fileSystem == null || !fileSystem.isOpen()) {
+        fileSystem = BrokerFileSystemProvider.forClient(this);
+      }
+      return fileSystem;
+    }
   }
 
   /** How many paths one request may carry, asking the broker its limit first if it matters. */
@@ -447,14 +469,22 @@ public final class FdBrokerClient implements AutoCloseable {
     }
   }
 
-  /** Closes the pooled connections. Files already opened stay open. */
+  /**
+   * Closes the pooled connections, and the {@link #fileSystem()} if one was made. Files already
+   * opened stay open.
+   */
   @Override
   public void close() throws IOException {
     List<BrokerConnection> toClose;
+    FileSystem fs;
     synchronized (idle) {
       closed = true;
       toClose = new ArrayList<>(idle);
       idle.clear();
+      fs = fileSystem;
+    }
+    if (fs != null) {
+      fs.close();
     }
     for (BrokerConnection c : toClose) {
       c.close();
