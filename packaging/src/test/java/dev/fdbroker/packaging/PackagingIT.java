@@ -171,7 +171,7 @@ class PackagingIT {
       }
     }
     for (String call : List.of("openat", "openat2", "statx", "close", "close_range", "recvfrom", "sendmsg", "ioctl",
-        "getsockopt", "readlinkat", "pidfd_open", "pidfd_send_signal", "open_by_handle_at")) {
+        "getsockopt", "readlinkat", "pidfd_open", "pidfd_send_signal", "open_by_handle_at", "getdents64", "lseek")) {
       assertTrue(allowed.contains(call), call + " is filtered out by fdbroker.service");
     }
     assertFalse(allowed.contains("mount"), "the rest of @privileged stays filtered");

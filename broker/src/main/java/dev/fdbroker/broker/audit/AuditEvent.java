@@ -11,8 +11,8 @@ import java.time.Instant;
  * @param connection the connection's id, to group one client's requests
  * @param caller who asked: uid, user name, primary gid, supplementary groups, pid and unit
  * @param executable the caller's executable, from /proc (best effort: null if unreadable)
- * @param op "open", "ping" or "invalid" (a request refused as a whole)
- * @param path the path exactly as requested, or null for a whole-request refusal
+ * @param op "open", "stat", "list" or "invalid" (a request refused as a whole)
+ * @param path the path exactly as requested (for a list, the directory), or null for a whole-request refusal
  * @param decision "allow" or "deny" (the policy's verdict), or "invalid" (not a well-formed path or request)
  * @param rule the rule that decided, or null (default deny, or no decision)
  * @param error the error code if the path was not granted, or if its reply never reached the caller
@@ -29,9 +29,12 @@ public record AuditEvent(Instant time, long connection, Caller caller, String ex
     return new AuditEvent(time, connection, caller, executable, op, path, decision, rule, error, latencyMicros);
   }
 
-  /** Whether this records a granted path (as decided; whether it was delivered is another matter). */
+  /**
+   * Whether this records a granted file: a descriptor the broker opened for an open request (as
+   * decided; whether it was delivered is another matter).
+   */
   public boolean isGrant() {
-    return "allow".equals(decision) && error == null;
+    return "open".equals(op) && "allow".equals(decision) && error == null;
   }
 
   @Override

@@ -131,7 +131,13 @@ final class ExplainCommand implements Callable<Integer> {
         case Decision.NoRuleAllows n -> {
           out.println("deny   " + path);
           out.println("       no rule that applies to this caller allows it (default deny)");
+          Decision.Traversable t = policy.beneath(caller, path);
+          if (t != null) {
+            out.println("       stat and list still show it if it is a directory: " + ruleRef(t.rule())
+                + " allows pattern " + t.pattern() + " below it");
+          }
         }
+        case Decision.Traversable t -> throw new AssertionError("decide never answers traversable");
       }
       allAllowed &= d.allowed();
     }

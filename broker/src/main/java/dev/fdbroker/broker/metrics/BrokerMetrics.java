@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class BrokerMetrics {
   /** What a request was. */
   public enum Op {
-    OPEN, PING, INVALID;
+    OPEN, STAT, LIST, PING, INVALID;
 
     final String label = name().toLowerCase();
   }
@@ -70,6 +70,8 @@ public final class BrokerMetrics {
   private final Map<ErrorCode, LongAdder> refusedFiles = new EnumMap<>(ErrorCode.class);
   private final LongAdder grantedFiles;
   private final LongAdder undeliveredFiles;
+  private final LongAdder describedFiles;
+  private final LongAdder listedEntries;
   private final LongAdder descriptorsSent;
   private final ConcurrentHashMap<String, LongAdder> allowsByRule = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder> deniesByRule = new ConcurrentHashMap<>();
@@ -116,6 +118,8 @@ public final class BrokerMetrics {
     }
     grantedFiles = files("granted");
     undeliveredFiles = files("not_delivered");
+    describedFiles = files("described");
+    listedEntries = counter("fdbroker.list.entries", "Directory entries returned by list requests");
     for (ErrorCode code : ErrorCode.values()) {
       if (code != ErrorCode.TOO_LARGE) { // a whole-request error, never one path's
         refusedFiles.put(code, files(code.wireName()));
@@ -160,7 +164,7 @@ public final class BrokerMetrics {
   }
 
   private LongAdder files(String outcome) {
-    return counter("fdbroker.files", "Paths answered, by outcome: granted, not_delivered (granted, but the reply did not reach the caller), or the error code", "outcome", outcome);
+    return counter("fdbroker.files", "Paths answered, by outcome: granted, not_delivered (granted, but the reply did not reach the caller), described (by a stat), or the error code", "outcome", outcome);
   }
 
   /**
@@ -206,6 +210,16 @@ public final class BrokerMetrics {
   /** A file granted and opened whose reply did not reach the caller (too large, or the send failed). */
   public void fileUndelivered() {
     undeliveredFiles.increment();
+  }
+
+  /** A path a stat request described. */
+  public void fileDescribed() {
+    describedFiles.increment();
+  }
+
+  /** Entries one page of a listing returned. */
+  public void entriesListed(int n) {
+    listedEntries.add(n);
   }
 
   public void fileRefused(ErrorCode code) {

@@ -32,4 +32,13 @@ final class Openat2Opener extends SecureOpener {
   int pinNoFollow(String path) {
     return Posix.openat2(Posix.AT_FDCWD, path, PIN_FLAGS, RESOLVE);
   }
+
+  /**
+   * With O_NOFOLLOW: RESOLVE_NO_SYMLINKS still refuses a link before the last component, and an
+   * O_PATH|O_NOFOLLOW open pins a last one itself (openat2(2)).
+   */
+  @Override
+  int pinItself(String path) {
+    return Posix.openat2(Posix.AT_FDCWD, path, PIN_FLAGS | Posix.O_NOFOLLOW, RESOLVE);
+  }
 }

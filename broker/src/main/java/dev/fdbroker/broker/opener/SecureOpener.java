@@ -111,16 +111,9 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
    * OpenOutcome.Opened} result.
    */
   public final OpenOutcome open(String path, long owner) {
-    // The policy matched this exact text; a non-canonical path could name a different file.
-    int bytes = PathSyntax.canonicalLength(path);
-    if (bytes < 0) {
-      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST, PathSyntax.problem(path));
-    }
-    // PATH_MAX counts the terminating NUL: the kernel takes at most 4095 bytes. Said here, so that
-    // both strategies agree (the walk never hands the kernel the whole path).
-    if (bytes >= KERNEL_PATH_MAX) {
-      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
-          "path is too long for the kernel (4096 bytes including the terminating NUL)");
+    OpenOutcome.Refused unfit = unfit(path);
+    if (unfit != null) {
+      return unfit;
     }
     int pinned = pinNoFollow(path);
     if (pinned < 0) {
@@ -138,6 +131,85 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
         Posix.close(pinned);
       }
     }
+  }
+
+  /**
+   * Describes {@code path} (which must already be allowed by the policy) as lstat would: a last
+   * component that is a symbolic link is described as itself, a link before it refuses the path,
+   * as for {@link #open}. Nothing is opened for reading: the pin is stat'ed and closed.
+   */
+  public final StatOutcome describe(String path) {
+    OpenOutcome.Refused unfit = unfit(path);
+    if (unfit != null) {
+      return StatOutcome.Refused.of(unfit);
+    }
+    int pinned = pinItself(path);
+    if (pinned < 0) {
+      return StatOutcome.Refused.of(refusalFor(-pinned));
+    }
+    try {
+      return new StatOutcome.Described(Posix.fstat(pinned));
+    } catch (PosixException e) {
+      return new StatOutcome.Refused(ErrorCode.IO_ERROR, e.getMessage());
+    } finally {
+      Posix.close(pinned);
+    }
+  }
+
+  /**
+   * Opens the directory {@code path} (which must already be allowed by the policy) to read its
+   * entries, refusing it if a component is a symbolic link (the last included), as for {@link #open}.
+   *
+   * <p>Invariant: only a directory is opened for reading here, known from its pin, and reopened
+   * through the pin as a file is; {@code O_DIRECTORY} makes sure of it once more.
+   */
+  public final DirectoryOutcome openDirectory(String path) {
+    OpenOutcome.Refused unfit = unfit(path);
+    if (unfit != null) {
+      return DirectoryOutcome.Refused.of(unfit);
+    }
+    int pinned = pinNoFollow(path);
+    if (pinned < 0) {
+      return DirectoryOutcome.Refused.of(refusalFor(-pinned));
+    }
+    boolean handedOn = false;
+    try {
+      FileStat stat = Posix.fstat(pinned);
+      if (stat.isSymlink()) {
+        return DirectoryOutcome.Refused.of(refusalFor(Errno.ELOOP));
+      }
+      if (!stat.isDirectory()) {
+        return new DirectoryOutcome.Refused(ErrorCode.NOT_DIRECTORY, "not a directory: it is " + stat.typeName());
+      }
+      int fd = Posix.reopen(pinned, Posix.O_RDONLY | Posix.O_CLOEXEC | Posix.O_DIRECTORY);
+      if (fd < 0) {
+        return DirectoryOutcome.Refused.of(reopenRefusal(-fd));
+      }
+      handedOn = true;
+      return new DirectoryOutcome.Opened(new DirectoryReader(fd, pinned, stat));
+    } catch (PosixException e) {
+      return new DirectoryOutcome.Refused(ErrorCode.IO_ERROR, e.getMessage());
+    } finally {
+      if (!handedOn) {
+        Posix.close(pinned);
+      }
+    }
+  }
+
+  /** Why a path may not even be looked up: not canonical, or longer than the kernel takes; else null. */
+  private static OpenOutcome.Refused unfit(String path) {
+    // The policy matched this exact text; a non-canonical path could name a different file.
+    int bytes = PathSyntax.canonicalLength(path);
+    if (bytes < 0) {
+      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST, PathSyntax.problem(path));
+    }
+    // PATH_MAX counts the terminating NUL: the kernel takes at most 4095 bytes. Said here, so that
+    // both strategies agree (the walk never hands the kernel the whole path).
+    if (bytes >= KERNEL_PATH_MAX) {
+      return new OpenOutcome.Refused(ErrorCode.BAD_REQUEST,
+          "path is too long for the kernel (4096 bytes including the terminating NUL)");
+    }
+    return null;
   }
 
   /**
@@ -178,6 +250,13 @@ public abstract sealed class SecureOpener permits Openat2Opener, WalkingOpener {
    * the O_PATH descriptor or -errno.
    */
   abstract int pinNoFollow(String path);
+
+  /**
+   * Pins {@code path} as {@link #pinNoFollow} does, except that a last component that is a
+   * symbolic link is pinned itself (to be described, never followed); returns the O_PATH descriptor
+   * or -errno.
+   */
+  abstract int pinItself(String path);
 
   /**
    * Why a pin failed. An O_PATH open runs no open routine, so ENXIO and ENODEV (a socket, a device

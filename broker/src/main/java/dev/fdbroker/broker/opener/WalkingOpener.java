@@ -67,4 +67,10 @@ final class WalkingOpener extends SecureOpener {
       return e.errno();
     }
   }
+
+  /** The walk pins every component itself already, the last included. */
+  @Override
+  int pinItself(String path) {
+    return pinNoFollow(path);
+  }
 }

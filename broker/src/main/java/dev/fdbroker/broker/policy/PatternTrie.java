@@ -3,6 +3,8 @@ package dev.fdbroker.broker.policy;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.TreeSet;
+import java.util.function.IntPredicate;
 
 /**
  * All patterns of a policy in one trie of path components, so that matching a path costs in
@@ -29,6 +31,12 @@ final class PatternTrie {
     Node anyDepth;
     final boolean loops;
     int[] terminals = new int[0];
+    /**
+     * The ids (those {@link #indexBeneath} kept, ascending) of the patterns that can match a path
+     * strictly below one that reaches this node: the terminals of its subtree, and its own if it
+     * loops.
+     */
+    int[] beneath = new int[0];
 
     Node(boolean loops) {
       this.loops = loops;
@@ -61,6 +69,16 @@ final class PatternTrie {
         }
         if (k.length() == length && path.regionMatches(start, k, 0, length)) {
           return nodes[slot];
+        }
+      }
+    }
+
+    void forEachNode(java.util.function.Consumer<Node> action) {
+      if (nodes != null) {
+        for (Node n : nodes) {
+          if (n != null) {
+            action.accept(n);
+          }
         }
       }
     }
@@ -175,6 +193,63 @@ final class PatternTrie {
     }
   }
 
+  /**
+   * Indexes, for every node, the patterns that could match below it ({@link #matchBeneath}),
+   * keeping only the ids {@code keep} accepts. Once, after the last {@link #add}.
+   */
+  void indexBeneath(IntPredicate keep) {
+    subtree(root, keep);
+  }
+
+  /** The kept ids at or below {@code n}, ascending; sets {@code n.beneath} on the way. */
+  private static int[] subtree(Node n, IntPredicate keep) {
+    TreeSet<Integer> below = new TreeSet<>();
+    List<Node> children = new ArrayList<>(n.globTargets);
+    children.addAll(n.templateTargets);
+    n.literals.forEachNode(children::add);
+    if (n.anyDepth != null) {
+      children.add(n.anyDepth);
+    }
+    for (Node child : children) {
+      for (int id : subtree(child, keep)) {
+        below.add(id);
+      }
+    }
+    List<Integer> own = new ArrayList<>();
+    for (int id : n.terminals) {
+      if (keep.test(id)) {
+        own.add(id);
+      }
+    }
+    if (n.loops) {
+      below.addAll(own); // a ** node matches one component more, and more
+    }
+    n.beneath = below.stream().mapToInt(Integer::intValue).toArray();
+    TreeSet<Integer> all = new TreeSet<>(below);
+    all.addAll(own);
+    return all.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  /** Receives the {@link Node#beneath} ids of one node a path reached. */
+  @FunctionalInterface
+  interface BeneathSink {
+    void beneath(int[] ascendingIds);
+  }
+
+  /**
+   * Reports, for each node the canonical absolute {@code path} reaches as {@code caller}'s values
+   * spell it, the ids of the patterns that could match some path below it (each node once; an id
+   * may come from two nodes).
+   */
+  void matchBeneath(String path, Caller caller, BeneathSink sink) {
+    NodeSet live = walk(path, caller);
+    for (int k = 0; k < live.size; k++) {
+      if (live.nodes[k].beneath.length > 0) {
+        sink.beneath(live.nodes[k].beneath);
+      }
+    }
+  }
+
   /** Reports every pattern without variables that matches the canonical absolute {@code path}, each once. */
   void match(String path, MatchSink sink) {
     match(path, null, sink);
@@ -185,6 +260,16 @@ final class PatternTrie {
    * values spell it, each once; with no caller, patterns with variables match nothing.
    */
   void match(String path, Caller caller, MatchSink sink) {
+    NodeSet live = walk(path, caller);
+    for (int k = 0; k < live.size; k++) {
+      for (int id : live.nodes[k].terminals) {
+        sink.matched(id);
+      }
+    }
+  }
+
+  /** The nodes {@code path} reaches, read in place, a component at a time. */
+  private NodeSet walk(String path, Caller caller) {
     NodeSet live = new NodeSet();
     NodeSet next = new NodeSet();
     live.addWithClosure(root);
@@ -219,10 +304,6 @@ final class PatternTrie {
       next = swap;
       start = end + 1;
     }
-    for (int k = 0; k < live.size; k++) {
-      for (int id : live.nodes[k].terminals) {
-        sink.matched(id);
-      }
-    }
+    return live;
   }
 }

@@ -48,6 +48,7 @@ public final class Policy {
         trie.add(p, id++);
       }
     }
+    trie.indexBeneath(i -> !entries[i].deny());
   }
 
   /**
@@ -112,6 +113,44 @@ public final class Policy {
       return new Decision.Allowed(e.rule(), e.pattern());
     }
     return new Decision.NoRuleAllows();
+  }
+
+  /**
+   * Decides whether {@code caller} may see {@code path} ({@code stat}, {@code list}): as {@link
+   * #decide}, and where no rule decides, {@link Decision.Traversable} if an applicable allow could
+   * match below it. Deny wins here too: a path a deny matches is never traversable. Touches no file.
+   */
+  public Decision decideToSee(Caller caller, String path) {
+    Decision d = decide(caller, path);
+    if (d instanceof Decision.NoRuleAllows) {
+      Decision.Traversable t = beneath(caller, path);
+      return t != null ? t : d;
+    }
+    return d;
+  }
+
+  /**
+   * The first rule (in policy order) that applies to {@code caller} and has an allow pattern that
+   * could match a path below {@code path}, or null. Says nothing of {@code path} itself.
+   */
+  public Decision.Traversable beneath(Caller caller, String path) {
+    int[] best = {Integer.MAX_VALUE};
+    trie.matchBeneath(path, caller, ids -> {
+      for (int id : ids) {
+        if (id >= best[0]) {
+          return; // ascending: the rest come later in the policy
+        }
+        if (applies(entries[id], caller)) {
+          best[0] = id;
+          return;
+        }
+      }
+    });
+    if (best[0] == Integer.MAX_VALUE) {
+      return null;
+    }
+    Entry e = entries[best[0]];
+    return new Decision.Traversable(e.rule(), e.pattern());
   }
 
   /**

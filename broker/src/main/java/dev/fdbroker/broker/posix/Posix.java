@@ -50,8 +50,12 @@ public final class Posix {
   private static final long SYS_RECVFROM;
   private static final long SYS_CLOSE;
   private static final long SYS_OPEN_BY_HANDLE_AT;
+  private static final long SYS_GETDENTS64;
+  private static final long SYS_LSEEK;
   private static final long OPEN_HOW_SIZE = 24;
   private static final int AT_EMPTY_PATH = 0x1000;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+  private static final int AT_NO_AUTOMOUNT = 0x800;
   private static final int STATX_BASIC_STATS = 0x7ff;
   private static final long STATX_SIZE = 256;
   /** ioctl request for the bytes a socket has sent that its peer has not yet read (generic value). */
@@ -79,6 +83,8 @@ public final class Posix {
       SYS_RECVFROM = 45;
       SYS_CLOSE = 3;
       SYS_OPEN_BY_HANDLE_AT = 304;
+      SYS_GETDENTS64 = 217;
+      SYS_LSEEK = 8;
     } else { // asm-generic/unistd.h
       SYS_OPENAT = 56;
       SYS_STATX = 291;
@@ -87,6 +93,8 @@ public final class Posix {
       SYS_RECVFROM = 207;
       SYS_CLOSE = 57;
       SYS_OPEN_BY_HANDLE_AT = 265;
+      SYS_GETDENTS64 = 61;
+      SYS_LSEEK = 62;
     }
   }
 
@@ -339,6 +347,32 @@ public final class Posix {
     if (r != 0) {
       throw new PosixException("statx", errno(scratch.capture));
     }
+    return statOf(buf);
+  }
+
+  /**
+   * lstat(2) of the entry {@code name} (one component, raw bytes as the directory holds them) of
+   * the directory {@code dirfd}, through statx(2): a symbolic link is described as itself, and an
+   * automount point is not triggered.
+   */
+  public static FileStat statEntry(int dirfd, byte[] name) throws PosixException {
+    Scratch scratch = SCRATCH.get();
+    if (name.length + 1 > Scratch.PATH_BYTES) {
+      throw new PosixException("statx", Errno.ENAMETOOLONG);
+    }
+    MemorySegment cname = scratch.path;
+    MemorySegment.copy(name, 0, cname, JAVA_BYTE, 0, name.length);
+    cname.set(JAVA_BYTE, name.length, (byte) 0);
+    MemorySegment buf = scratch.stat;
+    long r = syscall(scratch.capture, SYS_STATX, dirfd, cname.address(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+        STATX_BASIC_STATS, buf.address(), 0);
+    if (r != 0) {
+      throw new PosixException("statx", errno(scratch.capture));
+    }
+    return statOf(buf);
+  }
+
+  private static FileStat statOf(MemorySegment buf) {
     int nlink = buf.get(JAVA_INT, 16);
     long owner = buf.get(JAVA_INT, 20) & 0xffffffffL;
     // struct statx_timestamp stx_mtime: tv_sec (s64) at 112, tv_nsec (u32) at 120.
@@ -348,6 +382,30 @@ public final class Posix {
     long size = buf.get(JAVA_LONG, 40);
     long device = ((buf.get(JAVA_INT, 136) & 0xffffffffL) << 32) | (buf.get(JAVA_INT, 140) & 0xffffffffL);
     return new FileStat(mode, size, inode, device, nlink, owner, mtimeNs);
+  }
+
+  /** lseek(2) to {@code offset} from the start. Returns 0, or {@code -errno}. */
+  public static int seek(int fd, long offset) {
+    MemorySegment capture = SCRATCH.get().capture;
+    return syscall(capture, SYS_LSEEK, fd, offset, 0 /* SEEK_SET */, 0, 0, 0) < 0 ? -errno(capture) : 0;
+  }
+
+  /**
+   * getdents64(2) into {@code buffer}: fills it with {@code struct linux_dirent64} records from the
+   * directory's current position. Returns the bytes filled (0 at the end), or {@code -errno}.
+   */
+  public static int readDirectory(int fd, MemorySegment buffer) {
+    MemorySegment capture = SCRATCH.get().capture;
+    while (true) {
+      long r = syscall(capture, SYS_GETDENTS64, fd, buffer.address(), buffer.byteSize(), 0, 0, 0);
+      if (r >= 0) {
+        return (int) r;
+      }
+      int e = errno(capture);
+      if (e != Errno.EINTR) {
+        return -e;
+      }
+    }
   }
 
   /**

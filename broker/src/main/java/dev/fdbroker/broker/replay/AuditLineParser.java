@@ -14,7 +14,7 @@ import java.util.Arrays;
  * Reads one audit line (docs/observability.md) with Jackson's streaming parser: the broker's jar
  * has no jackson-databind, and a log of gigabytes is read faster without a tree per line.
  *
- * <p>A line is a decision when its op is "open" and its decision "allow" or "deny". Other lines
+ * <p>A line is a decision when its op is "open", "stat" or "list" and its decision "allow" or "deny". Other lines
  * (op or decision "invalid": a request or path refused before the policy was asked) are no
  * decision and are skipped, but must still be well-formed audit lines: a log that is not what the
  * broker writes is refused rather than half replayed. Fields this version does not know are
@@ -129,7 +129,8 @@ final class AuditLineParser {
       if (op == null) {
         throw new Malformed("\"op\" must be a string, not null");
       }
-      if (!op.equals("open")) {
+      boolean toSee = op.equals("stat") || op.equals("list");
+      if (!op.equals("open") && !toSee) {
         return null;
       }
       require(hasDecision, "decision");
@@ -159,7 +160,7 @@ final class AuditLineParser {
         throw new Malformed("\"path\" " + ReplayText.quoted(path) + " was never decided on by a broker: " + problem);
       }
       return new LoggedDecision(uid, gid, pid, groups == null ? NO_GROUPS : groups, user, unit,
-          hasUser && hasUnit && groups != null, path, allowed, rule);
+          hasUser && hasUnit && groups != null, path, toSee, allowed, rule);
     }
 
     private static void require(boolean present, String field) throws Malformed {

@@ -88,13 +88,9 @@ public final class AuditReplay {
     }
     someUnit |= d.unit() != null;
     Caller caller = d.caller();
-    Decision now = policy.decide(caller, d.path());
-    String nowRule = switch (now) {
-      case Decision.Allowed a -> a.rule().name();
-      case Decision.Denied dn -> dn.rule().name();
-      case Decision.NoRuleAllows n -> null;
-    };
-    boolean ifOwner = now instanceof Decision.Allowed a && a.rule().ownerIsCaller();
+    Decision now = d.toSee() ? policy.decideToSee(caller, d.path()) : policy.decide(caller, d.path());
+    String nowRule = now.ruleName();
+    boolean ifOwner = now.ownerOnly();
     if (now.allowed() == d.allowed()) {
       // Still allowed, but now only if the caller owns the file: a change, or none, that only the
       // file's owner decides. Noted, unless the same rule (by name) decided before.

@@ -13,10 +13,12 @@ import dev.fdbroker.broker.policy.Caller;
  * @param unit the systemd unit, or null
  * @param identityLogged whether the line had the user, groups and unit fields at all (a broker
  *     before they were audited wrote none of them, and then they are taken to be none)
+ * @param toSee whether it was a stat or a list, which may also see a directory on the way to an
+ *     allowed path ({@link dev.fdbroker.broker.policy.Policy#decideToSee}), rather than an open
  * @param rule the rule that decided then, or null (default deny)
  */
 record LoggedDecision(long uid, long gid, long pid, long[] groups, String user, String unit,
-    boolean identityLogged, String path, boolean allowed, String rule) {
+    boolean identityLogged, String path, boolean toSee, boolean allowed, String rule) {
 
   /** The caller as the broker saw it, for the new policy to judge. */
   Caller caller() {

@@ -29,8 +29,9 @@ import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Answers one request frame from one caller: decode, decide each path, open what is allowed; every
- * decision counted and audited.
+ * Answers one request frame from one caller: decode, decide each path, open what is allowed (stat
+ * and list are answered by {@link PathDescriber} and {@link DirectoryLister}); every decision
+ * counted and audited.
  */
 final class RequestHandler {
   static final String DENIED_MESSAGE = "not allowed by policy";
@@ -42,6 +43,8 @@ final class RequestHandler {
   private final AuditLog audit;
   private final LongAdder served = new LongAdder();
   private final UserNames users = new UserNames();
+  private final PathDescriber describer;
+  private final DirectoryLister lister;
 
   RequestHandler(CurrentPolicy policy, SecureOpener opener, String version, BrokerMetrics metrics, AuditLog audit) {
     this.policy = policy;
@@ -49,6 +52,8 @@ final class RequestHandler {
     this.version = version;
     this.metrics = metrics;
     this.audit = audit;
+    this.describer = new PathDescriber(opener, metrics);
+    this.lister = new DirectoryLister(opener, metrics);
   }
 
   /**
@@ -94,14 +99,19 @@ final class RequestHandler {
       return Response.of(new Reply.Failed(e.id(), ErrorCode.BAD_REQUEST, e.getMessage()), Op.INVALID, Outcome.BAD_REQUEST);
     }
     if (!withinRate) {
-      return overRate(peer, request.id(), request instanceof Request.Open ? Op.OPEN : Op.PING, snapshot);
+      return overRate(peer, request.id(), switch (request) {
+        case Request.Open o -> Op.OPEN;
+        case Request.Stat s -> Op.STAT;
+        case Request.List l -> Op.LIST;
+        case Request.Ping p -> Op.PING;
+      }, snapshot);
     }
     return switch (request) {
       case Request.Ping ping -> Response.of(
           new Reply.Pong(ping.id(), version, ProtocolLimits.PROTOCOL_VERSION, maxPaths), Op.PING, Outcome.OK);
       case Request.Open open -> open(snapshot, peer, open, start);
-      case Request.Stat stat -> Response.of(new Reply.Failed(stat.id(), ErrorCode.BAD_REQUEST, "stat: not yet"), Op.INVALID, Outcome.BAD_REQUEST);
-      case Request.List list -> Response.of(new Reply.Failed(list.id(), ErrorCode.BAD_REQUEST, "list: not yet"), Op.INVALID, Outcome.BAD_REQUEST);
+      case Request.Stat stat -> describer.stat(snapshot, peer, stat, start);
+      case Request.List list -> lister.list(snapshot, peer, list, start);
     };
   }
 
@@ -214,17 +224,12 @@ final class RequestHandler {
     }
     // Deny before touching the filesystem, so a denial reveals nothing about whether the file exists.
     Decision decision = snapshot.decide(peer.caller(), path);
-    String rule = switch (decision) {
-      case Decision.Allowed a -> a.rule().name();
-      case Decision.Denied d -> d.rule().name();
-      case Decision.NoRuleAllows n -> null;
-    };
+    String rule = decision.ruleName();
     metrics.decision(decision.allowed(), rule);
     if (!decision.allowed()) {
       return new PathOutcome(new FileResult.Refused(path, ErrorCode.DENIED, DENIED_MESSAGE), "deny", rule);
     }
-    long owner = decision instanceof Decision.Allowed a && a.rule().ownerIsCaller()
-        ? peer.caller().uid() : SecureOpener.ANY_OWNER;
+    long owner = decision.ownerOnly() ? peer.caller().uid() : SecureOpener.ANY_OWNER;
     return switch (opener.open(path, owner)) {
       case OpenOutcome.Opened opened ->
           new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size(), opened.stat().mtimeNs(),

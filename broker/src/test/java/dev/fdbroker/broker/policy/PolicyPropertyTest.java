@@ -208,6 +208,7 @@ class PolicyPropertyTest {
     return switch (d) {
       case Decision.Allowed a -> a.pattern().text();
       case Decision.Denied dn -> dn.pattern().text();
+      case Decision.Traversable t -> t.pattern().text();
       case Decision.NoRuleAllows n -> null;
     };
   }

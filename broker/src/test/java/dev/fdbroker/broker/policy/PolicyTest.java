@@ -72,6 +72,7 @@ class PolicyTest {
     switch (d) {
       case Decision.Allowed a -> assertEquals(rule, a.rule().name());
       case Decision.Denied dn -> assertEquals(rule, dn.rule().name());
+      case Decision.Traversable t -> throw new AssertionError("decide never answers traversable");
       case Decision.NoRuleAllows n -> assertEquals(null, rule);
     }
   }
