@@ -63,6 +63,7 @@ class BrokerFileSystemIT {
   private Path dir;
   private Path t;
   private Path audit;
+  private Path policy;
   private byte[] data;
   private BrokerProcess broker;
   private FdBrokerClient client;
@@ -87,7 +88,7 @@ class BrokerFileSystemIT {
     }
     Path logs = Files.createDirectories(dir.resolve("log"));
     audit = logs.resolve("audit.jsonl");
-    Path policy = Files.writeString(dir.resolve("policy.yaml"), """
+    policy = Files.writeString(dir.resolve("policy.yaml"), """
         audit: {output: %s}
         rules:
           - name: runner
@@ -161,6 +162,22 @@ class BrokerFileSystemIT {
     try (Stream<Path> entries = Files.list(p("big"))) {
       assertEquals(BIG - BIG / 10, entries.count());
     }
+  }
+
+  /**
+   * Nothing is held between pages, by the client or the broker: a listing goes on across a restart
+   * of the broker (a second without anyone listening, which the client rides out), from its cursor.
+   */
+  @Test
+  void aListingGoesOnAcrossABrokerRestart() throws Exception {
+    DirectoryListing listing = client.list(t + "/big");
+    Set<String> names = new HashSet<>();
+    names.add(listing.next().name());
+    broker.close();
+    Thread.sleep(500);
+    broker = BrokerProcess.start(policy, dir.resolve("broker.sock"));
+    listing.forEachRemaining(e -> assertTrue(names.add(e.name()), "listed twice: " + e.name()));
+    assertEquals(BIG - BIG / 10, names.size());
   }
 
   @Test
