@@ -10,6 +10,7 @@ import java.util.List;
  *     "ping"); a broker from before stat and list serves "open" and "ping" only
  */
 public record BrokerInfo(String version, int protocolVersion, int maxPaths, List<String> ops) {
+  /** Copies {@code ops}. */
   public BrokerInfo {
     ops = List.copyOf(ops);
   }

@@ -24,6 +24,7 @@ import java.util.Objects;
  */
 public record FileStat(String path, FileType type, long size, FileTime lastModified, int mode) {
 
+  /** Checks that nothing is null. */
   public FileStat {
     Objects.requireNonNull(path, "path");
     Objects.requireNonNull(type, "type");
@@ -35,14 +36,17 @@ public record FileStat(String path, FileType type, long size, FileTime lastModif
     return path.substring(path.lastIndexOf('/') + 1);
   }
 
+  /** A regular file: the only type the broker opens. */
   public boolean isRegularFile() {
     return type == FileType.FILE;
   }
 
+  /** A directory, which {@link FdBrokerClient#list} lists. */
   public boolean isDirectory() {
     return type == FileType.DIRECTORY;
   }
 
+  /** A symbolic link: described as itself, never followed, never opened. */
   public boolean isSymbolicLink() {
     return type == FileType.SYMLINK;
   }

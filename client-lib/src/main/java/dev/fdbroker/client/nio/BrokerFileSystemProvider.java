@@ -71,7 +71,7 @@ public final class BrokerFileSystemProvider extends FileSystemProvider {
     return new BrokerFileSystem(FOR_CLIENTS, client, fs -> { }, System::nanoTime);
   }
 
-  /** {@value BrokerUris#SCHEME} */
+  /** "fdbroker". */
   @Override
   public String getScheme() {
     return BrokerUris.SCHEME;
