@@ -91,6 +91,21 @@ final class BrokerConnection implements Closeable {
     return exchange(new Request.Open(RequestId.ofNumber(nextId++), paths), filesOut);
   }
 
+  /** Asks the broker to describe the paths: a {@link Reply.Stated}, or a whole-request failure. */
+  Reply stat(List<String> paths) throws IOException {
+    return exchange(new Request.Stat(RequestId.ofNumber(nextId++), paths), null);
+  }
+
+  /**
+   * Asks the broker for a page of the directory's entries: a {@link Reply.Listed}, or a {@link
+   * Reply.Failed} with the directory's code (or a whole-request failure).
+   *
+   * @param cursor the previous page's cursor, or null for the first page
+   */
+  Reply list(String directory, String cursor) throws IOException {
+    return exchange(new Request.List(RequestId.ofNumber(nextId++), directory, cursor), null);
+  }
+
   private Reply exchange(Request request, List<BrokeredFile> filesOut) throws IOException {
     out.write(RequestCodec.encode(request));
     Frame frame;
@@ -110,8 +125,10 @@ final class BrokerConnection implements Closeable {
       if (frame == null) {
         throw new EOFException("fdbroker closed the connection without replying");
       }
-      Reply reply = ReplyCodec.decode(frame);
+      // The op tells a stat's all-refused reply from an open's: their entries look alike.
+      Reply reply = ReplyCodec.decode(frame, request.op());
       checkId(request, reply);
+      checkKind(request, reply);
       if (reply instanceof Reply.Opened) {
         adopt((Reply.Opened) reply, received, filesOut);
         received = null;
@@ -130,6 +147,19 @@ final class BrokerConnection implements Closeable {
         && !(reply instanceof Reply.Failed && reply.id().equals(RequestId.NONE))) {
       throw new MalformedReplyException(
           "reply id " + reply.id() + " does not match request id " + request.id());
+    }
+  }
+
+  /** A reply must answer the request's op, or be a failure. */
+  private static void checkKind(Request request, Reply reply) throws MalformedReplyException {
+    boolean answers = reply instanceof Reply.Failed
+        || (request instanceof Request.Open && reply instanceof Reply.Opened)
+        || (request instanceof Request.Stat && reply instanceof Reply.Stated)
+        || (request instanceof Request.List && reply instanceof Reply.Listed)
+        || (request instanceof Request.Ping && reply instanceof Reply.Pong);
+    if (!answers) {
+      throw new MalformedReplyException(
+          "a " + request.op() + " request was answered with " + reply.getClass().getSimpleName());
     }
   }
 

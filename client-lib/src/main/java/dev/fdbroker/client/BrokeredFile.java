@@ -48,8 +48,7 @@ public final class BrokeredFile implements Closeable {
    */
   public java.util.Optional<java.nio.file.attribute.FileTime> lastModified() {
     return mtimeNs == dev.fdbroker.protocol.FileResult.Granted.UNKNOWN ? java.util.Optional.empty()
-        : java.util.Optional.of(java.nio.file.attribute.FileTime.from(
-            java.time.Instant.ofEpochSecond(Math.floorDiv(mtimeNs, 1_000_000_000L), Math.floorMod(mtimeNs, 1_000_000_000L))));
+        : java.util.Optional.of(FileStat.fileTime(mtimeNs));
   }
 
   /**

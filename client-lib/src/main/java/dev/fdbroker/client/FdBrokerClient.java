@@ -1,12 +1,15 @@
 package dev.fdbroker.client;
 
+import dev.fdbroker.client.nio.BrokerFileSystemProvider;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.MalformedReplyException;
+import dev.fdbroker.protocol.PathSyntax;
 import dev.fdbroker.protocol.Reply;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.FileSystem;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +22,9 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A client of the fdbroker daemon: asks it to open files and receives read-only descriptors.
+ * A client of the fdbroker daemon: asks it to open files, and receives read-only descriptors; to
+ * describe paths ({@link #stat}); to list directories ({@link #list}). {@link #fileSystem()} puts
+ * a read-only java.nio {@link FileSystem} over all three.
  *
  * <pre>{@code
  * try (var client = FdBrokerClient.connect(Path.of("/run/fdbroker/fdbroker.sock"))) {
@@ -27,13 +32,16 @@ import java.util.concurrent.TimeUnit;
  *     ByteBuffer head = ByteBuffer.allocate(16);
  *     file.channel().read(head, 0);
  *   }
+ *   for (DirectoryListing entries = client.list("/srv/assets"); entries.hasNext(); ) {
+ *     FileStat entry = entries.next();   // name, type, size, lastModified, mode
+ *   }
  * }
  * }</pre>
  *
  * <p>One client is meant to be shared: it is thread-safe and keeps a small pool of connections,
  * each used by one thread at a time. Files stay open after the client is closed.
  *
- * <p>Opening is idempotent, so a request is sent again when it may not have been served: when the
+ * <p>Every request is idempotent, so it is sent again when it may not have been served: when the
  * pooled connection it took had been closed by the broker (idle timeout, restart), at once on a
  * fresh one; when the broker cannot be reached (its socket is missing or nobody listens: a
  * restart), when the connection breaks before the whole reply came, or when the broker answers
@@ -46,8 +54,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Refusals are the java.nio exceptions a Java user expects: {@link
  * java.nio.file.AccessDeniedException} when the policy denies a path, {@link
- * java.nio.file.NoSuchFileException} when it does not exist, {@link BrokerFileException} with a
- * {@link ErrorCode} otherwise. A broker that cannot be reached gives {@link
+ * java.nio.file.NoSuchFileException} when it does not exist, {@link
+ * java.nio.file.NotDirectoryException} when a listed path is not a directory, {@link
+ * BrokerFileException} with a {@link ErrorCode} otherwise. A broker that cannot be reached gives {@link
  * BrokerUnavailableException}; one that refuses a whole request, {@link BrokerRefusedException}; one
  * that does not answer in time, {@link SocketTimeoutException}.
  */
@@ -62,8 +71,10 @@ public final class FdBrokerClient implements AutoCloseable {
   private final Backoff backoff;
   private final ArrayDeque<BrokerConnection> idle = new ArrayDeque<>();
   private boolean closed;
-  /** Paths per request: the broker's limit (learnt from a ping) and ours, whichever is lower. */
-  private volatile int chunkSize;
+  /** The file system over this client, made on first asking; guarded by {@link #idle}. */
+  private FileSystem fileSystem;
+  /** The broker's limit of paths per request, learnt from a ping; 0 until then. */
+  private volatile int maxPaths;
 
   private FdBrokerClient(Builder b) {
     this.socket = b.socket;
@@ -83,15 +94,16 @@ public final class FdBrokerClient implements AutoCloseable {
     return new Builder(socket);
   }
 
+  /** The broker's socket, as given to the builder. */
+  public Path socket() {
+    return socket;
+  }
+
   /** Asks the broker who it is; also a cheap check that it is up. */
   public BrokerInfo ping() throws IOException {
-    Reply reply = call(null, null);
-    if (reply instanceof Reply.Pong) {
-      Reply.Pong pong = (Reply.Pong) reply;
-      chunkSize = Math.max(1, Math.min(pong.maxPaths(), BrokerConnection.MAX_DESCRIPTORS_PER_REPLY));
-      return new BrokerInfo(pong.brokerVersion(), pong.protocolVersion(), pong.maxPaths());
-    }
-    throw refusal(reply);
+    Reply.Pong pong = (Reply.Pong) call(BrokerConnection::ping, false);
+    maxPaths = pong.maxPaths();
+    return new BrokerInfo(pong.brokerVersion(), pong.protocolVersion(), pong.maxPaths(), pong.ops());
   }
 
   /** Opens one file through the broker. */
@@ -119,20 +131,13 @@ public final class FdBrokerClient implements AutoCloseable {
     if (all.isEmpty()) {
       throw new IllegalArgumentException("no paths to open");
     }
-    if (all.size() > 1 && chunkSize == 0) {
-      ping();
-    }
-    int step = Math.max(1, chunkSize);
+    int step = Math.min(pathsPerRequest(all.size()), BrokerConnection.MAX_DESCRIPTORS_PER_REPLY);
     List<OpenResult> results = new ArrayList<>(all.size());
     try {
       for (int from = 0; from < all.size(); from += step) {
         List<String> chunk = all.subList(from, Math.min(all.size(), from + step));
         List<BrokeredFile> files = new ArrayList<>();
-        Reply reply = call(chunk, files);
-        if (!(reply instanceof Reply.Opened)) {
-          throw refusal(reply);
-        }
-        Reply.Opened opened = (Reply.Opened) reply;
+        Reply.Opened opened = (Reply.Opened) call(conn -> conn.open(chunk, files), false);
         if (opened.files().size() != chunk.size()) {
           for (BrokeredFile f : files) {
             f.close();
@@ -163,14 +168,132 @@ public final class FdBrokerClient implements AutoCloseable {
   }
 
   /**
+   * Describes one path: its type, size, modification time and mode, as the broker's {@code statx}
+   * of the path itself found them. A symbolic link is described as itself, never followed; one
+   * before the last component is refused. Nothing is opened.
+   *
+   * @throws java.nio.file.AccessDeniedException the policy does not let this process see the path
+   * @throws java.nio.file.NoSuchFileException there is no such file
+   * @throws BrokerFileException any other refusal of the path (its {@link ErrorCode}, such as
+   *     {@code symlink}, tells which)
+   */
+  public FileStat stat(String path) throws IOException {
+    Objects.requireNonNull(path, "path");
+    return statAll(List.of(path)).get(0).stat();
+  }
+
+  /**
+   * Describes several paths. Each gets its own {@link StatResult}, in the order given; one refusal
+   * does not affect the others. A batch larger than the broker takes in one request is split.
+   *
+   * @throws IOException the broker could not be asked
+   */
+  public List<StatResult> statAll(Collection<String> paths) throws IOException {
+    List<String> all = List.copyOf(paths);
+    if (all.isEmpty()) {
+      throw new IllegalArgumentException("no paths to stat");
+    }
+    int step = pathsPerRequest(all.size());
+    List<StatResult> results = new ArrayList<>(all.size());
+    for (int from = 0; from < all.size(); from += step) {
+      List<String> chunk = all.subList(from, Math.min(all.size(), from + step));
+      Reply.Stated stated = (Reply.Stated) call(conn -> conn.stat(chunk), false);
+      if (stated.files().size() != chunk.size()) {
+        throw new MalformedReplyException(
+            "asked about " + chunk.size() + " paths, got " + stated.files().size() + " results");
+      }
+      for (FileResult r : stated.files()) {
+        if (r instanceof FileResult.Found) {
+          results.add(new StatResult.Found(FileStat.of((FileResult.Found) r)));
+        } else {
+          FileResult.Refused refused = (FileResult.Refused) r;
+          results.add(new StatResult.Refused(refused.path(), refused.error(), refused.message()));
+        }
+      }
+    }
+    return List.copyOf(results);
+  }
+
+  /** Describes several paths; see {@link #statAll(Collection)}. */
+  public List<StatResult> statAll(String... paths) throws IOException {
+    return statAll(List.of(paths));
+  }
+
+  /**
+   * Lists a directory: the entries this process may see (the broker leaves out any whose path it
+   * would not describe), each with the attributes {@link #stat} would give, fetched a page at a
+   * time as the listing is iterated. The first page is fetched now.
+   *
+   * @param directory an absolute, canonical path; it is sent as it is
+   * @throws java.nio.file.AccessDeniedException the policy does not let this process list it
+   * @throws java.nio.file.NoSuchFileException there is no such directory
+   * @throws java.nio.file.NotDirectoryException it is not a directory
+   * @throws BrokerFileException any other refusal (its {@link ErrorCode}, such as {@code symlink}
+   *     for a path through or to a symbolic link, or {@code bad_request} for a path that is not
+   *     canonical, tells which)
+   */
+  public DirectoryListing list(String directory) throws IOException {
+    Objects.requireNonNull(directory, "directory");
+    String problem = PathSyntax.problem(directory);
+    if (problem != null) {
+      // What the broker would answer, without asking it.
+      throw new BrokerFileException(directory, ErrorCode.BAD_REQUEST, problem);
+    }
+    return new DirectoryListing(this, directory, listPage(directory, null));
+  }
+
+  /** One page of a listing; a failure with the directory's code is thrown as its exception. */
+  Reply.Listed listPage(String directory, String cursor) throws IOException {
+    Reply reply = call(conn -> conn.list(directory, cursor), true);
+    if (reply instanceof Reply.Failed) {
+      Reply.Failed failed = (Reply.Failed) reply;
+      throw Refusals.exception(directory, failed.error(), failed.message());
+    }
+    return (Reply.Listed) reply;
+  }
+
+  /**
+   * A read-only {@link FileSystem} over this client: {@code Files.newInputStream}, {@code
+   * Files.walk}, {@code FileChannel.map} and the like on {@code fileSystem().getPath("/srv/a/x")},
+   * each asking the broker. See {@link dev.fdbroker.client.nio} for what it does and does not do.
+   *
+   * <p>The same file system is returned until it is closed; closing it leaves this client open,
+   * and closing this client closes it.
+   */
+  public FileSystem fileSystem() {
+    synchronized (idle) {
+      if (fileSystem == null || !fileSystem.isOpen()) {
+        fileSystem = BrokerFileSystemProvider.forClient(this);
+      }
+      return fileSystem;
+    }
+  }
+
+  /** How many paths one request may carry, asking the broker its limit first if it matters. */
+  private int pathsPerRequest(int paths) throws IOException {
+    if (paths > 1 && maxPaths == 0) {
+      ping();
+    }
+    return Math.max(1, maxPaths);
+  }
+
+  /** One request's exchange on a connection. */
+  @FunctionalInterface
+  private interface Exchange {
+    Reply on(BrokerConnection conn) throws IOException;
+  }
+
+  /**
    * One request, tried until it gets an answer or its deadline ({@code requestTimeout} from now)
-   * passes. Opening and pinging are idempotent, so a request the broker may or may not have seen
+   * passes. Every operation is idempotent, so a request the broker may or may not have seen
    * is safe to send again. Retried: failing to connect (no socket, nobody listening: a broker
    * restarting), a connection that broke before the whole reply came (a broker stopping), and
    * {@code busy}. Not retried: any other refusal, a reply that does not decode, a reply that did
    * not come in time (the deadline has passed), and a socket we may not use.
+   *
+   * @param listing a list request, whose failure with the directory's code is its answer
    */
-  private Reply call(List<String> paths, List<BrokeredFile> filesOut) throws IOException {
+  private Reply call(Exchange request, boolean listing) throws IOException {
     acquirePermit();
     try {
       Backoff.Attempts attempts = backoff.begin(requestTimeoutMillis);
@@ -192,7 +315,7 @@ public final class FdBrokerClient implements AutoCloseable {
           }
         }
         try {
-          return exchange(conn, paths, filesOut);
+          return exchange(conn, request, listing);
         } catch (IOException e) {
           conn = null; // exchange closed it
           boolean broke = brokeBeforeTheReply(e);
@@ -213,23 +336,30 @@ public final class FdBrokerClient implements AutoCloseable {
 
   /**
    * One request on one connection. The connection goes back to the pool only after a clean
-   * exchange; after any failure it is closed, since the stream may be out of step.
+   * exchange; after any failure it is closed, since the stream may be out of step. A list refused
+   * with the directory's own code ({@code denied}, {@code not_found}, {@code not_directory}...) is
+   * a clean exchange: the broker served the request, and the connection stays in step.
    */
-  private Reply exchange(BrokerConnection conn, List<String> paths, List<BrokeredFile> filesOut)
-      throws IOException {
+  private Reply exchange(BrokerConnection conn, Exchange request, boolean listing) throws IOException {
     Reply reply;
     try {
-      reply = paths == null ? conn.ping() : conn.open(paths, filesOut);
+      reply = request.on(conn);
     } catch (IOException | RuntimeException e) {
       closeQuietly(conn); // the failure, not the closing, decides whether to try again
       throw e;
     }
-    if (reply instanceof Reply.Failed) {
+    if (reply instanceof Reply.Failed && !(listing && isDirectoryFailure((Reply.Failed) reply))) {
       closeQuietly(conn);
       throw refusal(reply);
     }
     release(conn);
     return reply;
+  }
+
+  /** Whether a list's failure is the directory's, rather than one of the whole request. */
+  private static boolean isDirectoryFailure(Reply.Failed failed) {
+    ErrorCode code = failed.error();
+    return code != ErrorCode.BAD_REQUEST && code != ErrorCode.TOO_LARGE && code != ErrorCode.BUSY;
   }
 
   /**
@@ -282,11 +412,8 @@ public final class FdBrokerClient implements AutoCloseable {
   }
 
   private static BrokerRefusedException refusal(Reply reply) {
-    if (reply instanceof Reply.Failed) {
-      Reply.Failed failed = (Reply.Failed) reply;
-      return new BrokerRefusedException(failed.error(), failed.message());
-    }
-    return new BrokerRefusedException(ErrorCode.IO_ERROR, "unexpected reply " + reply);
+    Reply.Failed failed = (Reply.Failed) reply;
+    return new BrokerRefusedException(failed.error(), failed.message());
   }
 
   private void acquirePermit() throws IOException {
@@ -342,14 +469,22 @@ public final class FdBrokerClient implements AutoCloseable {
     }
   }
 
-  /** Closes the pooled connections. Files already opened stay open. */
+  /**
+   * Closes the pooled connections, and the {@link #fileSystem()} if one was made. Files already
+   * opened stay open.
+   */
   @Override
   public void close() throws IOException {
     List<BrokerConnection> toClose;
+    FileSystem fs;
     synchronized (idle) {
       closed = true;
       toClose = new ArrayList<>(idle);
       idle.clear();
+      fs = fileSystem;
+    }
+    if (fs != null) {
+      fs.close();
     }
     for (BrokerConnection c : toClose) {
       c.close();

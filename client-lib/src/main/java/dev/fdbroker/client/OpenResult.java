@@ -40,14 +40,7 @@ public sealed interface OpenResult permits OpenResult.Granted, OpenResult.Refuse
      * for the rest.
      */
     public FileSystemException exception() {
-      switch (code) {
-        case DENIED:
-          return new AccessDeniedException(path, null, message);
-        case NOT_FOUND:
-          return new NoSuchFileException(path, null, message);
-        default:
-          return new BrokerFileException(path, code, message);
-      }
+      return Refusals.exception(path, code, message);
     }
   }
 }

@@ -25,16 +25,16 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
  * A stand-in for the broker on a real unix socket, misbehaving to order: the n-th connection it
  * accepts is served by the n-th script, the last script serving every connection after that.
  */
-final class FakeBroker implements AutoCloseable {
+public final class FakeBroker implements AutoCloseable {
 
   /** What the broker does with one connection. */
   @FunctionalInterface
-  interface Script {
+  public interface Script {
     void serve(Conn conn) throws Exception;
   }
 
   /** One accepted connection. */
-  static final class Conn {
+  public static final class Conn {
     private final AFUNIXSocket socket;
     private final FrameReader reader;
 
@@ -55,13 +55,29 @@ final class FakeBroker implements AutoCloseable {
 
     /** Writes bytes in one send, with the file's descriptor attached if {@code file} is not null. */
     void send(byte[] bytes, Path file) throws IOException {
-      if (file == null) {
+      sendWith(bytes, file == null ? List.of() : List.of(file));
+    }
+
+    /** Writes bytes in one send, with a descriptor of each file attached, in order. */
+    void sendWith(byte[] bytes, List<Path> files) throws IOException {
+      if (files.isEmpty()) {
         socket.getOutputStream().write(bytes);
         return;
       }
-      try (FileInputStream in = new FileInputStream(file.toFile())) {
-        socket.setOutboundFileDescriptors(in.getFD());
+      List<FileInputStream> opened = new java.util.ArrayList<>();
+      try {
+        java.io.FileDescriptor[] fds = new java.io.FileDescriptor[files.size()];
+        for (int i = 0; i < fds.length; i++) {
+          FileInputStream in = new FileInputStream(files.get(i).toFile());
+          opened.add(in);
+          fds[i] = in.getFD();
+        }
+        socket.setOutboundFileDescriptors(fds);
         socket.getOutputStream().write(bytes);
+      } finally {
+        for (FileInputStream in : opened) {
+          in.close();
+        }
       }
     }
   }
@@ -72,7 +88,7 @@ final class FakeBroker implements AutoCloseable {
   private final java.util.concurrent.Semaphore ended = new java.util.concurrent.Semaphore(0);
   private final Thread acceptor;
 
-  FakeBroker(Path socket, Script... scripts) throws IOException {
+  public FakeBroker(Path socket, Script... scripts) throws IOException {
     this.server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket), true);
     this.scripts = List.of(scripts);
     this.acceptor = new Thread(this::acceptLoop, "fake-broker");
@@ -81,7 +97,7 @@ final class FakeBroker implements AutoCloseable {
   }
 
   /** Connections accepted so far. */
-  int connections() {
+  public int connections() {
     return accepted.get();
   }
 
