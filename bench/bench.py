@@ -30,6 +30,7 @@ LAUNCHER = PACKAGE_ROOT / "usr" / "bin" / "fdbroker"
 JMH_JAR = BENCH / "jmh" / "target" / "benchmarks.jar"
 
 FILES = 64  # files in the fixture; requests cycle through them
+LISTING = 10_000  # entries in the directory the statlist part lists
 
 
 def log(msg):
@@ -100,6 +101,33 @@ class Fixture:
             rules.append(rule)
         rules.append({"name": "bench", "users": [self.uid], "allow": [f"{base}/assets/render/v1/textures/*.bin"]})
         return self.policy(f"{count}-rules", rules)
+
+    def listing(self, count=LISTING):
+        """A directory of count entries under the allowed root, made once: mostly 100-byte files, one
+        in fifty a directory, one in a hundred a symbolic link (dangling: described, never followed),
+        and one in ten a file named *.key, which statlist_policy denies. Returns the directory and
+        how many entries a listing must show (all but the denied ones)."""
+        d = self.dir / "srv" / "assets" / "listing"
+        if not d.exists():
+            d.mkdir()
+            data = os.urandom(100)
+            for i in range(count):
+                if i % 50 == 1:
+                    (d / f"d{i:05d}").mkdir()
+                elif i % 100 == 2:
+                    os.symlink(f"missing{i:05d}", d / f"l{i:05d}")
+                elif i % 10 == 0:
+                    (d / f"s{i:05d}.key").write_bytes(data)
+                else:
+                    (d / f"f{i:05d}.bin").write_bytes(data)
+        denied = sum(1 for i in range(count) if i % 50 != 1 and i % 100 != 2 and i % 10 == 0)
+        return str(d), count - denied
+
+    def statlist_policy(self):
+        """The one-rule policy, with a deny that hides the listing's *.key entries."""
+        root = str(self.dir / "srv" / "assets")
+        return self.policy("statlist", [{"name": "bench", "users": [self.uid], "allow": [root + "/**"],
+                                         "deny": [root + "/listing/*.key"]}])
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -186,13 +214,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(sock, conns, seconds, warmup, files, batch=1, pid=None, mode="load"):
-    """One loadgen run ("load": requests back to back on each connection; "connect": a new
-    connection for every request). With the broker's pid, also its CPU time per request
-    (microseconds; the warm-up's requests estimated at the measured rate): a diagnostic, not a
-    target."""
+def load(sock, conns, seconds, warmup, files, batch=1, pid=None, mode="load", entries=None):
+    """One loadgen run ("load": open requests back to back on each connection; "stat": the same
+    with stat; "list": full paged listings of the one directory in files, each of entries entries
+    if given; "connect": a new connection for every request). With the broker's pid, also its CPU
+    time per request (microseconds; a list page is a request; the warm-up's requests estimated at
+    the measured rate): a diagnostic, not a target."""
     before = cpu_seconds(pid) if pid else None
-    extra = ["-b", str(batch)] if mode == "load" else []
+    extra = ["-b", str(batch)] if mode in ("load", "stat") else []
+    if mode == "list" and entries is not None:
+        extra = ["-e", str(entries)]
     out = subprocess.run([str(LOADGEN), mode, "-s", sock, "-c", str(conns), "-d", str(seconds),
                           "-w", str(warmup), *extra, *files],
                          capture_output=True, text=True)
@@ -388,6 +419,70 @@ def connections(args, fx, workdir, results):
             b.stop()
 
 
+def statlist(args, fx, workdir, results):
+    """stat and list against the C baseline's open, same client, alternating rounds at each of
+    --statlist-conns: C open, Java open, Java stat (one path per request, the throughput part's
+    files), Java list (the whole 10,000-entry directory, page after page, some entries denied)."""
+    directory, visible = fx.listing()
+    c = c_broker(workdir)
+    j = java_broker(workdir, fx.statlist_policy(), "java-statlist")
+    kinds = (("C open", c, "load"), ("Java open", j, "load"), ("Java stat", j, "stat"), ("Java list", j, "list"))
+
+    def run(b, mode, conns, seconds, warmup, pid=None):
+        files = [directory] if mode == "list" else fx.files
+        return load(b.sock, conns, seconds, warmup, files, pid=pid, mode=mode, entries=visible)
+
+    try:
+        log(f"warming the Java broker up for {args.warmup_java} s")
+        for conns in (1, 16):
+            for mode in ("load", "stat", "list"):
+                run(j, mode, conns, args.warmup_java / 6, 0)
+        for conns in args.statlist_conns:
+            runs = {name: [] for name, _, _ in kinds}
+            for r in range(args.rounds):
+                for name, b, mode in kinds:
+                    res = run(b, mode, conns, args.seconds, 1, pid=b.pid)
+                    runs[name].append(res)
+                    if mode == "list":
+                        log(f"  {conns:>3} conns, round {r + 1}, {name:<9}: {res['entries_per_s']:>9.0f} entries/s, "
+                            f"{res['listings_per_s']:.2f} listings/s, page p50 {res['page_p50_us']:.0f} us, "
+                            f"listing p50 {res['listing_p50_us'] / 1e3:.0f} ms, broker CPU {res['broker_cpu_us']:.0f} us per page")
+                    else:
+                        log(f"  {conns:>3} conns, round {r + 1}, {name:<9}: {res['ops_per_s']:>9.0f} ops/s, "
+                            f"p50 {res['p50_us']:.0f} us, p99 {res['p99_us']:.0f} us, "
+                            f"broker CPU {res['broker_cpu_us']:.1f} us per request")
+            results["statlist"][conns] = summarize_statlist(runs, visible)
+    finally:
+        j.stop()
+        c.stop()
+
+
+def summarize_statlist(runs, visible):
+    def ratio(a, b, ka="ops_per_s", kb="ops_per_s"):
+        return median([x[ka] / y[kb] for x, y in zip(runs[a], runs[b])])
+
+    out = {"entries_per_listing": visible}
+    for name in ("C open", "Java open", "Java stat"):
+        out[name] = {k: median([x[k] for x in runs[name]]) for k in ("ops_per_s", "p50_us", "p99_us", "broker_cpu_us")}
+    lst = runs["Java list"]
+    # A page is a request: the broker's CPU per entry is its CPU per page over a page's entries.
+    for x in lst:
+        if x["listings"] == 0:
+            raise SystemExit("bench: no listing completed within a round; try more --seconds")
+        x["listings_per_s"] = x["entries_per_s"] / visible
+        x["broker_cpu_per_entry_us"] = x["broker_cpu_us"] * x["pages_per_s"] / max(1.0, x["entries_per_s"])
+    out["Java list"] = {k: median([x[k] for x in lst]) for k in (
+        "entries_per_s", "listings_per_s", "pages_per_s", "page_p50_us", "page_p99_us", "listing_p50_us",
+        "listing_p99_us", "broker_cpu_us", "broker_cpu_per_entry_us")}
+    out["stat_c"] = ratio("Java stat", "C open")
+    out["open_c"] = ratio("Java open", "C open")
+    out["stat_open"] = ratio("Java stat", "Java open")
+    out["entries_c"] = ratio("Java list", "C open", "entries_per_s")
+    out["cpu_stat_c"] = ratio("Java stat", "C open", "broker_cpu_us", "broker_cpu_us")
+    out["cpu_open_c"] = ratio("Java open", "C open", "broker_cpu_us", "broker_cpu_us")
+    return out
+
+
 def memory(args, fx, workdir, results):
     """RSS with 1000 idle connections; heap after they close vs before they opened."""
     policy = fx.one_rule()
@@ -503,6 +598,31 @@ def report(results, args):
             lines.append("")
             lines.append(f"- p99 latency at 16 connections, Java/C: {t16['p99_ratio']:.2f} (target <= 2): "
                          f"{verdict(t16['p99_ratio'] <= 2.0)}")
+    if results.get("statlist"):
+        lines.append("")
+        lines.append("stat and list, against the C baseline's open (a report, no target): one path per stat request; "
+                     "a listing is the whole 10,000-entry directory, page after page.")
+        lines.append("")
+        lines.append("| connections | C open ops/s | Java open ops/s | Java stat ops/s | stat/C open | open/C open | stat/Java open "
+                     "| stat p50/p99 us | broker CPU us/request, C open / Java open / Java stat |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for conns, t in sorted(results["statlist"].items()):
+            lines.append(f"| {conns} | {t['C open']['ops_per_s']:.0f} | {t['Java open']['ops_per_s']:.0f} | "
+                         f"{t['Java stat']['ops_per_s']:.0f} | {t['stat_c']:.2f} | {t['open_c']:.2f} | {t['stat_open']:.2f} | "
+                         f"{t['Java stat']['p50_us']:.0f} / {t['Java stat']['p99_us']:.0f} | "
+                         f"{t['C open']['broker_cpu_us']:.1f} / {t['Java open']['broker_cpu_us']:.1f} / "
+                         f"{t['Java stat']['broker_cpu_us']:.1f} |")
+        lines.append("")
+        lines.append("| connections | listings/s | entries/s | entries/s per C open/s | pages/s | page p50/p99 ms "
+                     "| listing p50/p99 ms | broker CPU per entry us, per listing ms |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for conns, t in sorted(results["statlist"].items()):
+            l = t["Java list"]
+            lines.append(f"| {conns} | {l['listings_per_s']:.1f} | {l['entries_per_s']:.0f} | {t['entries_c']:.2f} | "
+                         f"{l['pages_per_s']:.0f} | {l['page_p50_us'] / 1e3:.1f} / {l['page_p99_us'] / 1e3:.1f} | "
+                         f"{l['listing_p50_us'] / 1e3:.0f} / {l['listing_p99_us'] / 1e3:.0f} | "
+                         f"{l['broker_cpu_per_entry_us']:.2f}, {l['broker_cpu_per_entry_us'] * t['entries_per_listing'] / 1e3:.1f} |")
+        lines.append("")
     b = results.get("batch")
     if b:
         lines.append(f"- Batches, 64-path requests vs single-path, files/s: {b['batch_files_per_s']:.0f} vs "
@@ -563,12 +683,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--conns", type=int, nargs="+", default=[1, 4, 16, 256])
+    ap.add_argument("--statlist-conns", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--warmup-java", type=float, default=20, help="seconds of load before measuring Java")
     ap.add_argument("--rules", type=int, default=10_000)
     ap.add_argument("--idle-conns", type=int, default=1000)
     ap.add_argument("--start-runs", type=int, default=9)
-    ap.add_argument("--only", nargs="+", choices=["throughput", "batch", "policy", "connections", "memory",
-                                                     "start", "jmh"])
+    ap.add_argument("--only", nargs="+", choices=["throughput", "statlist", "batch", "policy", "connections",
+                                                     "memory", "start", "jmh"])
     ap.add_argument("--out", type=Path, default=BUILD / "results.md")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
@@ -576,14 +697,14 @@ def main():
     for f in (LOADGEN, BASELINE, LAUNCHER, JMH_JAR):
         if not f.exists():
             raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
-    parts = args.only or ["throughput", "batch", "policy", "connections", "memory", "start", "jmh"]
+    parts = args.only or ["throughput", "statlist", "batch", "policy", "connections", "memory", "start", "jmh"]
     fx = Fixture(os.getuid())
     workdir = fx.dir
-    results = {"throughput": {}}
+    results = {"throughput": {}, "statlist": {}}
     try:
         for part in parts:
             log(f"== {part}")
-            {"throughput": throughput, "batch": batches, "policy": policy_scale, "connections": connections,
+            {"throughput": throughput, "statlist": statlist, "batch": batches, "policy": policy_scale, "connections": connections,
              "memory": memory, "start": start, "jmh": jmh}[part](args, fx, workdir, results)
     finally:
         fx.close()

@@ -1,9 +1,10 @@
 """Compares this tree's packaged broker with another tree's, against the C baseline, in one process.
 
-    python3 bench/compare.py OTHER_TREE [--rounds 5] [--seconds 4] [--conns 1 16 256]
+    python3 bench/compare.py OTHER_TREE [--rounds 6] [--seconds 4] [--conns 1 16 256]
 
 Both trees must be built as packaged (`./run deb` in each: packaging/target/root). Rounds
-interleave the two brokers (C, this, other; then C, other, this; ...), so that a drift of the
+interleave the two brokers (C, this, other; then C, other, this; ...; an even number of rounds, so
+that each runs right after C as often as the other), so that a drift of the
 machine falls on both alike. Prints this/C, other/C and this/other (medians of per-round ratios)
 per connection count. Run as bench/run does (JAVA_HOME set, bench/target/ built).
 """
@@ -20,7 +21,7 @@ import bench  # noqa: E402
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("other", type=Path)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--conns", type=int, nargs="+", default=[1, 16, 256])
     args = ap.parse_args()

@@ -5,6 +5,15 @@
  *       CONNS connections, a thread each, send open requests back to back for WARMUP + SECONDS;
  *       every received descriptor is fstat'ed and closed. Requests take BATCH paths each, cycling
  *       through FILE... Prints one line: requests/s, files/s, p50/p99/p999 latency (us), errors.
+ *   loadgen stat  -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-b BATCH] FILE...
+ *       as load, with stat requests: no descriptors; every path's entry must be ok.
+ *   loadgen list  -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-e ENTRIES] DIR
+ *       CONNS connections, a thread each, list DIR in full over and over: a list request with a
+ *       null cursor, then one per page with the cursor of the page before, until the cursor is
+ *       null. Prints entries/s and pages/s (of the pages in the measured time), listings/s (those
+ *       entries/s over a full listing's entries), the full listings completed in the measured time,
+ *       and the p50/p99 of a page and of a full listing. With ENTRIES, a listing that does not
+ *       count exactly that many is an error.
  *   loadgen idle  -s SOCK -c CONNS -d SECONDS
  *       opens CONNS connections, pings each once, prints "ready", holds them SECONDS, closes them
  *       all, prints "closed".
@@ -16,8 +25,10 @@
  *       starts COMMAND (a broker that will serve SOCK), pings SOCK until it answers, prints the
  *       time from starting COMMAND to the reply, then stops COMMAND with SIGTERM.
  *
- * A request counts only if it started after the warm-up and ended before the deadline.
- * An error is a reply that is not ok, or that carries fewer descriptors than paths asked for.
+ * A request counts only if it started after the warm-up and ended before the deadline (a listing:
+ * its first page after the warm-up, its last before the deadline).
+ * An error is a reply that is not ok, that does not echo the request's id, or that carries fewer
+ * descriptors than paths asked for (a stat or list reply: any descriptor at all).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,12 +50,17 @@
 
 #define MAX_FRAME 65536
 #define MAX_FDS 64
+/* The longest path taken from the command line: 64 of them, quoted, fit a frame. */
+#define MAX_PATH_ARG 1000
 /* Latency histogram: exact below 256 ns, then 128 buckets per power of two (< 1% error). */
 #define SUB 128
 #define BUCKETS (SUB * 40)
 
 static const char *sock_path;
 static int conns = 1, batch = 1;
+static const char *op = "open";  /* load: "open" or "stat" */
+static long expect_entries = -1; /* list: entries a full listing must have, or -1 */
+static const char *list_dir;
 static double seconds = 5, warmup = 1;
 static char **files;
 static int nfiles;
@@ -163,8 +179,32 @@ typedef struct {
   int index;
   uint64_t requests, files, errors;
   uint32_t *hist;
+  uint64_t listings, entries; /* list: full listings done, entries they held */
+  uint64_t page_entries;      /* list: entries of the pages counted (in the measured time) */
+  uint32_t *hist_listing;     /* list: a full listing's latency; hist holds a page's */
   char first_error[200];
 } worker;
+
+static void fail(worker *w, const char *what, const char *body) {
+  w->errors++;
+  if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "%.60s: %.130s", what, body);
+}
+
+/* Occurrences of needle in body. A JSON string escapes every '"' it holds, so a needle that starts
+ * with an unescaped '"' key (like "ok":true) is found only where it is a key. */
+static int count_of(const char *body, const char *needle) {
+  int n = 0;
+  size_t len = strlen(needle);
+  for (const char *p = strstr(body, needle); p; p = strstr(p + len, needle)) n++;
+  return n;
+}
+
+/* Whether the reply starts {"id":ID,"ok":true (the broker writes id first, then ok). */
+static int reply_ok(const char *body, uint64_t id) {
+  char head[64];
+  snprintf(head, sizeof head, "{\"id\":%" PRIu64 ",\"ok\":true", id);
+  return strncmp(body, head, strlen(head)) == 0;
+}
 
 /* Counts one reply taken from t0 to t1 if it falls in the measured time; checks it carried one
  * descriptor per path asked (already fstat'ed and closed by the caller). */
@@ -173,10 +213,18 @@ static void account(worker *w, uint64_t t0, uint64_t t1, int nfd, int asked, con
   w->requests++;
   w->files += (uint64_t)nfd;
   w->hist[bucket_of(t1 - t0)]++;
-  if (nfd != asked || strncmp(body, "{\"id\":", 6) || !strstr(body, "\"ok\":true")) {
-    w->errors++;
-    if (!w->first_error[0]) snprintf(w->first_error, sizeof w->first_error, "%.180s", body);
-  }
+  if (nfd != asked || strncmp(body, "{\"id\":", 6) || !strstr(body, "\"ok\":true")) fail(w, "reply", body);
+}
+
+/* A stat reply: the whole request ok, and each of the asked paths' entries ok, with no descriptor. */
+static void account_stat(worker *w, uint64_t t0, uint64_t t1, int nfd, int asked, uint64_t id, const char *body) {
+  if (t0 < t_measure || t1 > t_end) return;
+  w->requests++;
+  w->files += (uint64_t)asked;
+  w->hist[bucket_of(t1 - t0)]++;
+  if (nfd != 0 || !reply_ok(body, id) || count_of(body, "\"ok\":true") != asked + 1 ||
+      count_of(body, "\"ok\":false") != 0 || count_of(body, "\"type\":\"file\"") != asked)
+    fail(w, "stat reply", body);
 }
 
 static void *run_load(void *arg) {
@@ -196,7 +244,7 @@ static void *run_load(void *arg) {
   uint64_t id = 0;
   int next = w->index % nfiles;
   for (;;) {
-    int n = sprintf(req + 4, "{\"id\":%" PRIu64 ",\"op\":\"open\",\"paths\":[", ++id);
+    int n = sprintf(req + 4, "{\"id\":%" PRIu64 ",\"op\":\"%s\",\"paths\":[", ++id, op);
     for (int i = 0; i < batch; i++) {
       n += sprintf(req + 4 + n, "%s\"%s\"", i ? "," : "", files[next]);
       next = (next + 1) % nfiles;
@@ -218,11 +266,119 @@ static void *run_load(void *arg) {
       if (fstat(fds[i], &st)) w->errors++;
       close(fds[i]);
     }
-    account(w, t0, t1, nfd, batch, body);
+    if (strcmp(op, "stat") == 0)
+      account_stat(w, t0, t1, nfd, batch, id, body);
+    else
+      account(w, t0, t1, nfd, batch, body);
   }
   close(s);
   free(body);
   free(req);
+  return NULL;
+}
+
+/* Copies the reply's top-level "cursor" into out, raw (as it stands between its quotes, escapes
+ * included, so it can be sent back as it came). Returns 1 for a cursor, 0 for null, -1 if there is
+ * none or it does not fit. Entries have no "cursor" key and a string holds no unescaped '"', so
+ * the last "cursor": of the body is the reply's own. */
+static int cursor_of(const char *body, char *out, size_t cap) {
+  const char *p = NULL;
+  for (const char *q = strstr(body, "\"cursor\":"); q; q = strstr(q + 1, "\"cursor\":")) p = q;
+  if (!p) return -1;
+  p += 9;
+  if (!strncmp(p, "null", 4)) return 0;
+  if (*p != '"') return -1;
+  p++;
+  size_t n = 0;
+  while (p[n] && p[n] != '"') {
+    if (p[n] == '\\' && p[n + 1]) n++;
+    n++;
+  }
+  if (p[n] != '"' || n == 0 || n >= cap) return -1;
+  memcpy(out, p, n);
+  out[n] = 0;
+  return 1;
+}
+
+/* Lists list_dir in full, over and over, a page per request; times each page and each listing. */
+static void *run_list(void *arg) {
+  worker *w = arg;
+  int s = connect_to(sock_path);
+  char *body = malloc(MAX_FRAME + 1);
+  char req[4 + 8192];
+  char cursor[1024];
+  int fds[MAX_FDS];
+  pthread_barrier_wait(&start_line);
+  if (s < 0 || !body) {
+    fail(w, "connect", strerror(errno));
+    if (s >= 0) close(s);
+    free(body);
+    return NULL;
+  }
+  uint64_t id = 0;
+  for (;;) {
+    uint64_t l0 = now_ns();
+    if (l0 >= t_end) break;
+    int more = 0, lost = 0, bad = 0;
+    long entries = 0;
+    do {
+      int n;
+      if (more)
+        n = snprintf(req + 4, sizeof req - 4, "{\"id\":%" PRIu64 ",\"op\":\"list\",\"path\":\"%s\",\"cursor\":\"%s\"}",
+                     ++id, list_dir, cursor);
+      else
+        n = snprintf(req + 4, sizeof req - 4, "{\"id\":%" PRIu64 ",\"op\":\"list\",\"path\":\"%s\",\"cursor\":null}",
+                     ++id, list_dir);
+      if (n < 0 || (size_t)n >= sizeof req - 4) {
+        fail(w, "request too long", list_dir);
+        lost = 1;
+        break;
+      }
+      uint32_t len = htonl((uint32_t)n);
+      memcpy(req, &len, 4);
+      uint64_t t0 = now_ns();
+      if (t0 >= t_end) {
+        lost = 1; /* the deadline came mid-listing: that listing does not count */
+        break;
+      }
+      int nfd;
+      if (write_full(s, req, 4 + (size_t)n) || read_reply(s, body, fds, &nfd) < 0) {
+        fail(w, "connection lost", strerror(errno));
+        lost = 2;
+        break;
+      }
+      uint64_t t1 = now_ns();
+      for (int i = 0; i < nfd; i++) close(fds[i]);
+      int page = count_of(body, "{\"name\":\"");
+      more = cursor_of(body, cursor, sizeof cursor);
+      if (nfd != 0 || !reply_ok(body, id) || !strstr(body, "\"entries\":[") || more < 0) {
+        fail(w, "list reply", body);
+        bad = 1;
+        break;
+      }
+      entries += page;
+      if (t0 >= t_measure && t1 <= t_end) {
+        w->requests++;
+        w->page_entries += (uint64_t)page;
+        w->hist[bucket_of(t1 - t0)]++;
+      }
+    } while (more);
+    if (lost == 2) break;
+    if (lost || bad) continue;
+    uint64_t l1 = now_ns();
+    if (expect_entries >= 0 && entries != expect_entries) {
+      char what[100];
+      snprintf(what, sizeof what, "listing of %ld entries, expected %ld", entries, expect_entries);
+      fail(w, what, list_dir);
+    }
+    if (l0 >= t_measure && l1 <= t_end) {
+      w->listings++;
+      w->entries += (uint64_t)entries;
+      w->hist_listing[bucket_of(l1 - l0)]++;
+    }
+  }
+  close(s);
+  free(body);
   return NULL;
 }
 
@@ -263,6 +419,7 @@ static void *run_connect(void *arg) {
 }
 
 static uint64_t percentile(const uint64_t *hist, uint64_t total, double p) {
+  if (total == 0) return 0;
   uint64_t rank = (uint64_t)(p * (double)total);
   uint64_t seen = 0;
   for (int b = 0; b < BUCKETS; b++) {
@@ -282,6 +439,11 @@ static int cmd_load(void *(*run)(void *)) {
   for (int i = 0; i < conns; i++) {
     ws[i].index = i;
     ws[i].hist = calloc(BUCKETS, sizeof(uint32_t));
+    ws[i].hist_listing = calloc(BUCKETS, sizeof(uint32_t));
+    if (!ws[i].hist || !ws[i].hist_listing) {
+      perror("loadgen: calloc");
+      return 1;
+    }
     if (pthread_create(&ts[i], &attr, run, &ws[i])) {
       perror("loadgen: pthread_create");
       return 1;
@@ -295,6 +457,8 @@ static int cmd_load(void *(*run)(void *)) {
   pthread_barrier_wait(&start_line);
   uint64_t requests = 0, nfiles_got = 0, errors = 0, fewest = UINT64_MAX, most = 0;
   uint64_t *hist = calloc(BUCKETS, sizeof(uint64_t));
+  uint64_t *hist_listing = calloc(BUCKETS, sizeof(uint64_t));
+  uint64_t listings = 0, entries = 0, page_entries = 0;
   const char *first_error = NULL;
   for (int i = 0; i < conns; i++) {
     pthread_join(ts[i], NULL);
@@ -303,7 +467,11 @@ static int cmd_load(void *(*run)(void *)) {
     if (ws[i].requests > most) most = ws[i].requests;
     nfiles_got += ws[i].files;
     errors += ws[i].errors;
+    listings += ws[i].listings;
+    entries += ws[i].entries;
+    page_entries += ws[i].page_entries;
     for (int b = 0; b < BUCKETS; b++) hist[b] += ws[i].hist[b];
+    for (int b = 0; b < BUCKETS; b++) hist_listing[b] += ws[i].hist_listing[b];
     if (!first_error && ws[i].first_error[0]) first_error = ws[i].first_error;
   }
   getrusage(RUSAGE_SELF, &ru1);
@@ -313,6 +481,22 @@ static int cmd_load(void *(*run)(void *)) {
   /* CPU and switches are over the whole run (warm-up included), per request measured plus warm-up
    * requests estimated at the measured rate: a diagnostic, not a result. */
   double total = (double)requests * (seconds + warmup) / seconds;
+  if (run == run_list) {
+    /* requests= counts pages, so that CPU per request reads as per page. Entries/s are those of
+     * the pages in the measured time; listings/s, that in full listings (listings that straddle
+     * the window's edges are not lost, as they would be counting only listings within it). */
+    double per_listing = listings ? (double)entries / (double)listings : 0;
+    printf("conns=%d seconds=%.2f requests=%" PRIu64 " listings=%" PRIu64 " entries_per_listing=%.0f pages_per_s=%.0f "
+           "listings_per_s=%.2f entries_per_s=%.0f page_p50_us=%.1f page_p99_us=%.1f listing_p50_us=%.1f "
+           "listing_p99_us=%.1f errors=%" PRIu64 " client_cpu_us=%.1f\n",
+           conns, seconds, requests, listings, per_listing, (double)requests / seconds,
+           per_listing > 0 ? (double)page_entries / seconds / per_listing : 0,
+           (double)page_entries / seconds, percentile(hist, requests, 0.50) / 1e3, percentile(hist, requests, 0.99) / 1e3,
+           percentile(hist_listing, listings, 0.50) / 1e3, percentile(hist_listing, listings, 0.99) / 1e3, errors,
+           total > 0 ? cpu * 1e6 / total : 0);
+    if (first_error) fprintf(stderr, "loadgen: first error: %s\n", first_error);
+    return errors ? 1 : 0;
+  }
   printf("conns=%d batch=%d seconds=%.2f requests=%" PRIu64 " ops_per_s=%.0f files_per_s=%.0f "
          "p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%" PRIu64 " client_cpu_us=%.1f client_switches=%.2f "
          "conn_requests_min=%" PRIu64 " conn_requests_max=%" PRIu64 "\n",
@@ -381,6 +565,8 @@ static int cmd_first(char **command) {
 
 static void usage(void) {
   fprintf(stderr, "usage: loadgen load -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-b BATCH] FILE...\n"
+                  "       loadgen stat -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-b BATCH] FILE...\n"
+                  "       loadgen list -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-e ENTRIES] DIR\n"
                   "       loadgen connect -s SOCK -c CONNS -d SECONDS [-w WARMUP] FILE...\n"
                   "       loadgen idle -s SOCK -c CONNS -d SECONDS\n"
                   "       loadgen first -s SOCK -- COMMAND...\n");
@@ -393,22 +579,40 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   int opt;
   optind = 2;
-  while ((opt = getopt(argc, argv, "+s:c:d:w:b:")) != -1) {
+  while ((opt = getopt(argc, argv, "+s:c:d:w:b:e:")) != -1) {
     switch (opt) {
       case 's': sock_path = optarg; break;
       case 'c': conns = atoi(optarg); break;
       case 'd': seconds = atof(optarg); break;
       case 'w': warmup = atof(optarg); break;
       case 'b': batch = atoi(optarg); break;
+      case 'e': expect_entries = atol(optarg); break;
       default: usage();
     }
   }
   if (!sock_path || conns < 1 || batch < 1 || batch > MAX_FDS || seconds <= 0) usage();
-  if (!strcmp(mode, "load") || !strcmp(mode, "connect")) {
+  if (!strcmp(mode, "load") || !strcmp(mode, "stat") || !strcmp(mode, "connect")) {
     files = argv + optind;
     nfiles = argc - optind;
     if (nfiles < 1) usage();
-    return cmd_load(!strcmp(mode, "load") ? run_load : run_connect);
+    /* Paths go into requests unescaped, up to 64 of them in a frame: keep them short and plain. */
+    for (int i = 0; i < nfiles; i++) {
+      if (strlen(files[i]) > MAX_PATH_ARG || strpbrk(files[i], "\"\\")) {
+        fprintf(stderr, "loadgen: a path longer than %d bytes, or with '\"' or '\\': %.100s\n", MAX_PATH_ARG, files[i]);
+        return 2;
+      }
+    }
+    if (!strcmp(mode, "stat")) op = "stat";
+    return cmd_load(!strcmp(mode, "connect") ? run_connect : run_load);
+  }
+  if (!strcmp(mode, "list")) {
+    if (optind != argc - 1) usage();
+    list_dir = argv[optind];
+    if (strlen(list_dir) > MAX_PATH_ARG || strpbrk(list_dir, "\"\\")) {
+      fprintf(stderr, "loadgen: a directory longer than %d bytes, or with '\"' or '\\'\n", MAX_PATH_ARG);
+      return 2;
+    }
+    return cmd_load(run_list);
   }
   if (!strcmp(mode, "idle")) return cmd_idle();
   if (!strcmp(mode, "first")) {
