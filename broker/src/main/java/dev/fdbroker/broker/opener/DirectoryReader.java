@@ -11,7 +11,8 @@ import dev.fdbroker.broker.posix.PosixException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +33,8 @@ public final class DirectoryReader implements AutoCloseable {
   /**
    * One entry.
    *
-   * @param name the entry's name, decoded from valid UTF-8 (others are skipped: the protocol cannot name them)
+   * @param name the entry's name, decoded from valid UTF-8; null for "." and "..", and for a name
+   *     that is not valid UTF-8 (the protocol cannot carry it: no request could name it either)
    * @param rawName the name as the directory holds it
    * @param type the kernel's d_type ({@link #DT_UNKNOWN} where the filesystem does not say)
    */
@@ -45,6 +47,8 @@ public final class DirectoryReader implements AutoCloseable {
   private final MemorySegment buffer = arena.allocate(BUFFER_BYTES, 8);
   private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
       .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+  /** A name is at most 255 bytes (NAME_MAX), so at most 255 chars. */
+  private final CharBuffer chars = CharBuffer.allocate(256);
   private int filled;
   private int at;
   private long position;
@@ -82,8 +86,9 @@ public final class DirectoryReader implements AutoCloseable {
   }
 
   /**
-   * The next entry, or null at the end of the directory. Skips "." and "..", and names that are not
-   * valid UTF-8.
+   * The next entry, or null at the end of the directory. "." and "..", and names that are not
+   * valid UTF-8, come as entries without a name, so that a reader counts them as read: a directory
+   * of a million such names must cost a page no more than a million others.
    *
    * @throws PosixException reading the directory failed
    */
@@ -116,15 +121,19 @@ public final class DirectoryReader implements AutoCloseable {
       byte[] raw = buffer.asSlice(nameAt, nameEnd - nameAt).toArray(JAVA_BYTE);
       at += reclen;
       position = next;
-      if (isDotOrDotDot(raw)) {
-        continue;
-      }
-      try {
-        return new Entry(utf8.decode(ByteBuffer.wrap(raw)).toString(), raw, type);
-      } catch (CharacterCodingException e) {
-        continue; // a name the protocol cannot carry is one no request could name either
-      }
+      return new Entry(isDotOrDotDot(raw) ? null : decode(raw), raw, type);
     }
+  }
+
+  /** {@code raw} as UTF-8, or null if it is not valid UTF-8; without an exception for the failure. */
+  private String decode(byte[] raw) {
+    chars.clear();
+    utf8.reset();
+    CoderResult r = utf8.decode(ByteBuffer.wrap(raw), chars, true);
+    if (r.isError() || r.isOverflow() || utf8.flush(chars).isError()) {
+      return null;
+    }
+    return chars.flip().toString();
   }
 
   private static boolean isDotOrDotDot(byte[] raw) {

@@ -170,6 +170,17 @@ public final class PathPattern {
     return text;
   }
 
+  /** Whether the caller has a value for every variable of this pattern (else it matches nothing for them). */
+  public boolean fillableBy(Caller caller) {
+    for (Variable v : variables) {
+      // An unknown unit is any value for a deny, none for an allow; beneath asks for allows only.
+      if (caller.value(v) == null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Whether the pattern holds ${unit} or ${instance}. */
   public boolean dependsOnUnit() {
     return variables.stream().anyMatch(Variable::isUnits);

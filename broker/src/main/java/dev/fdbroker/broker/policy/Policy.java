@@ -140,7 +140,8 @@ public final class Policy {
         if (id >= best[0]) {
           return; // ascending: the rest come later in the policy
         }
-        if (applies(entries[id], caller)) {
+        // A pattern whose variable the caller has no value for matches nothing: no way down.
+        if (applies(entries[id], caller) && entries[id].pattern().fillableBy(caller)) {
           best[0] = id;
           return;
         }

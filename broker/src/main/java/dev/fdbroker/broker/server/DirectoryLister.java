@@ -25,7 +25,8 @@ import java.util.List;
 /**
  * Answers list requests, a page at a time: the directory decided ({@link Policy#decideToSee}) and
  * opened from its pin, its entries read from the cursor's position, each entry judged by the
- * policy as a path of its own, until the page is full or {@value #MAX_EXAMINED} entries were read.
+ * policy as a path of its own, until the page is full or {@value #MAX_EXAMINED} entries were read
+ * (those skipped unseen included).
  * Nothing outlives the request: the next page opens the directory again, so a client that never
  * comes back costs nothing, and a page costs at most one frame of memory.
  */
@@ -39,6 +40,7 @@ final class DirectoryLister {
 
   private final SecureOpener opener;
   private final BrokerMetrics metrics;
+  private final ListCursor.Seal seal = ListCursor.Seal.fromEnvironment();
 
   DirectoryLister(SecureOpener opener, BrokerMetrics metrics) {
     this.opener = opener;
@@ -81,9 +83,10 @@ final class DirectoryLister {
     }
     ListCursor cursor = null;
     if (request.cursor() != null) {
-      cursor = ListCursor.parse(request.cursor());
+      cursor = seal.open(request.cursor());
       if (cursor == null) {
-        return new Page(failed(request, ErrorCode.BAD_REQUEST, "\"cursor\" is not one the broker gave"), "allow", rule);
+        return new Page(failed(request, ErrorCode.BAD_REQUEST, "\"cursor\" is not one this broker gave"
+            + " (a broker restarted since forgets its cursors: list again from the start)"), "allow", rule);
       }
     }
     return switch (opener.openDirectory(path)) {
@@ -107,7 +110,7 @@ final class DirectoryLister {
     return failed(request, r.code(), r.message());
   }
 
-  private static Reply read(Policy snapshot, Caller caller, Request.List request, Decision decision,
+  private Reply read(Policy snapshot, Caller caller, Request.List request, Decision decision,
       ListCursor cursor, DirectoryReader reader) {
     String path = request.path();
     FileStat dir = reader.stat();
@@ -116,11 +119,11 @@ final class DirectoryLister {
       return failed(request, ErrorCode.DENIED, SecureOpener.OWNER_MESSAGE);
     }
     if (cursor != null) {
-      if (cursor.inode() != dir.inode()) {
+      if (cursor.inode() != dir.inode() || cursor.device() != dir.device()) {
         return failed(request, ErrorCode.BAD_REQUEST, "\"cursor\" belongs to another directory (or this one was replaced)");
       }
       if (!reader.seek(cursor.offset())) {
-        return failed(request, ErrorCode.BAD_REQUEST, "\"cursor\" is not one the broker gave");
+        return failed(request, ErrorCode.BAD_REQUEST, "\"cursor\" is not a position in this directory");
       }
     }
     int room = ReplyCodec.listingRoom(request.id());
@@ -131,11 +134,14 @@ final class DirectoryLister {
       for (int examined = 0; ; examined++) {
         long before = reader.position();
         if (examined == MAX_EXAMINED) {
-          return new Reply.Listed(request.id(), entries, new ListCursor(dir.inode(), before).toString());
+          return new Reply.Listed(request.id(), entries, seal.seal(new ListCursor(dir.device(), dir.inode(), before)));
         }
         DirectoryReader.Entry e = reader.next();
         if (e == null) {
           return new Reply.Listed(request.id(), entries, null);
+        }
+        if (e.name() == null) {
+          continue; // ".", "..", or a name the protocol cannot carry: read, and counted
         }
         DirEntry shown = visible(snapshot, caller, prefix + e.name(), e, reader);
         if (shown == null) {
@@ -143,7 +149,7 @@ final class DirectoryLister {
         }
         int bytes = ReplyCodec.listedEntryBytes(shown);
         if (used + bytes > room) {
-          return new Reply.Listed(request.id(), entries, new ListCursor(dir.inode(), before).toString());
+          return new Reply.Listed(request.id(), entries, seal.seal(new ListCursor(dir.device(), dir.inode(), before)));
         }
         used += bytes;
         entries.add(shown);

@@ -17,6 +17,7 @@ import dev.fdbroker.client.nio.BrokerFileAttributes;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.FileType;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
@@ -96,7 +97,7 @@ class BrokerFileSystemIT {
             allow: ["T/**"]
             deny: ["T/a/private/**", "T/big/*7.txt"]
         """.replace("T/", t + "/").formatted(audit, ItSupport.myUid()));
-    broker = BrokerProcess.start(policy, dir.resolve("broker.sock"));
+    broker = BrokerProcess.start(policy, dir.resolve("broker.sock"), stateDirectory());
     client = FdBrokerClient.connect(broker.socket());
     fs = client.fileSystem();
   }
@@ -164,18 +165,31 @@ class BrokerFileSystemIT {
     }
   }
 
+  /** The state directory systemd gives the unit (StateDirectory=), where the cursors' key is kept. */
+  private java.util.Map<String, String> stateDirectory() throws IOException {
+    Path state = dir.resolve("state");
+    if (!Files.isDirectory(state)) {
+      Files.createDirectories(state);
+      Files.setPosixFilePermissions(state, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    }
+    return java.util.Map.of("STATE_DIRECTORY", state.toString());
+  }
+
   /**
    * Nothing is held between pages, by the client or the broker: a listing goes on across a restart
-   * of the broker (a second without anyone listening, which the client rides out), from its cursor.
+   * of the broker (a second without anyone listening, which the client rides out), from its cursor,
+   * sealed under the key the broker keeps in its state directory.
    */
   @Test
   void aListingGoesOnAcrossABrokerRestart() throws Exception {
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(dir.resolve("state/cursor.key"))));
     DirectoryListing listing = client.list(t + "/big");
     Set<String> names = new HashSet<>();
     names.add(listing.next().name());
     broker.close();
     Thread.sleep(500);
-    broker = BrokerProcess.start(policy, dir.resolve("broker.sock"));
+    broker = BrokerProcess.start(policy, dir.resolve("broker.sock"), stateDirectory());
     listing.forEachRemaining(e -> assertTrue(names.add(e.name()), "listed twice: " + e.name()));
     assertEquals(BIG - BIG / 10, names.size());
   }

@@ -78,7 +78,9 @@ class SandboxIT {
     Files.copy(sources.resolve("worker.py"), worker.resolve("worker.py"));
     Files.copy(sources.resolve("Worker.java"), worker.resolve("Worker.java"));
     Files.copy(ItSupport.projectRoot().resolve("client-python/fdbroker.py"), worker.resolve("fdbroker.py"));
-    Files.copy(ItSupport.fdcatJar(), worker.resolve("fdbroker-client.jar"));
+    // The library jar the package installs as /usr/share/java/fdbroker-client.jar.
+    Files.copy(ItSupport.projectRoot().resolve("client-lib/target/fdbroker-client-shaded.jar"),
+        worker.resolve("fdbroker-client.jar"));
     try (var files = Files.list(worker)) {
       for (Path p : (Iterable<Path>) files::iterator) {
         Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
@@ -130,6 +132,12 @@ class SandboxIT {
         "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
         "--ro-bind", socketDir.toString(), socketDir.toString(),
         "--ro-bind", worker.toString(), "/worker", "--chdir", "/worker"));
+    // Debian's JDK keeps its security configuration in /etc (java.security is a link there).
+    for (String etc : List.of("/etc/java-17-openjdk")) {
+      if (Files.isDirectory(Path.of(etc))) {
+        bwrap.addAll(List.of("--ro-bind", etc, etc));
+      }
+    }
     bwrap.addAll(command);
     return ItSupport.asUser(NOBODY, NOBODY, bwrap);
   }
@@ -186,7 +194,6 @@ class SandboxIT {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled("until the Python client's list and stat and client-lib's file system land (issue 12)")
   void pythonAndJavaWorkersInBubblewrapReadTheirTreeAndSurviveABrokerRestart() throws Exception {
     String socket = broker.socket().toString();
     Running python = Running.start("python", sandboxed(List.of("/usr/bin/python3", "/worker/worker.py", socket,

@@ -245,12 +245,16 @@ class StatAndListIT {
         second.get("entries").forEach(e -> assertTrue(names.add(e.get("name").asText()), "repeated: " + e));
       }
       assertEquals("bad_request", error(list(c, t + "/pub", cursor)), "a cursor of another directory");
-      for (String forged : List.of("zz", "1:2:3", ":", "12345678901234567:0", "A:1")) {
+      long inode = (Long) Files.getAttribute(t.resolve("big"), "unix:ino");
+      for (String forged : List.of("zz", "1:2", Long.toHexString(inode) + ":0", Long.toHexString(inode) + ":7fffffffffffffff",
+          cursor.substring(1) + "A", cursor.substring(0, cursor.length() - 1))) {
         assertEquals("bad_request", error(list(c, t + "/big", forged)), forged);
       }
       assertEquals("denied", error(list(c, t + "/pub/private", cursor)), "the policy first, the cursor after");
-      assertEquals("ok", error(list(c, t + "/big", cursor.substring(0, cursor.indexOf(':')) + ":7fffffffffffffff")),
-          "a position past the end is an empty last page, or refused, but never another directory's entries");
+      // Another broker's cursor for the same directory: sealed under another key.
+      try (RawClient other = new RawClient(brokers.get(broker.equals("walk") ? "openat2" : "walk").socket())) {
+        assertEquals("bad_request", error(list(other, t + "/big", cursor)), "another broker's cursor");
+      }
     }
   }
 

@@ -74,6 +74,24 @@ class TraversalTest {
     assertInstanceOf(Decision.Traversable.class, p.decideToSee(unknown, "/opt"));
   }
 
+  /** A pattern whose variable the caller has no value for matches nothing: it is no way down either. */
+  @Test
+  void aPatternWhoseVariableTheCallerLacksIsNoWayDown() throws Exception {
+    Policy p = load("""
+        rules:
+          - name: homes
+            users: ["100000-165535"]
+            allow: ["/home/${user}/public/**"]
+          - name: tenants
+            users: ["100000-165535"]
+            allow: ["/srv/tenants/${instance}/**"]
+        """);
+    Caller nameless = new Caller(100123, 100123, 1, new long[0], null, null);
+    assertNull(p.beneath(nameless, "/home"), "/home/${user}/public/** can match nothing for a caller with no user name");
+    assertNull(p.beneath(nameless, "/"), "nor can anything else in this policy");
+    assertNull(p.beneath(nameless, "/srv/tenants"), "a caller in no unit has no ${instance}");
+  }
+
   /**
    * Against the definition, by brute force over a small world: a path is traversable when no deny
    * matches it and an allow pattern of a rule that applies matches some path below it (up to three
