@@ -23,56 +23,9 @@ public final class ReplyCodec {
     out.raw(ID);
     id(out, reply.id());
     if (reply instanceof Reply.Opened opened) {
-      out.raw(OK_FILES);
-      List<FileResult> files = opened.files();
-      for (int i = 0; i < files.size(); i++) {
-        FileResult file = files.get(i);
-        out.raw(i == 0 ? FIRST_PATH : NEXT_PATH);
-        out.string(file.path());
-        if (file instanceof FileResult.Granted granted) {
-          out.raw(GRANTED_FD);
-          out.number(granted.fd());
-          out.raw(SIZE);
-          out.number(granted.size());
-          if (granted.mtimeNs() != FileResult.Granted.UNKNOWN) {
-            out.raw(MTIME_NS);
-            out.number(granted.mtimeNs());
-          }
-          if (granted.mode() != FileResult.Granted.UNKNOWN) {
-            out.raw(MODE);
-            out.number(granted.mode());
-          }
-        } else {
-          FileResult.Refused refused = (FileResult.Refused) file;
-          out.raw(REFUSED_ERROR);
-          out.string(refused.error().wireName());
-          out.raw(MESSAGE);
-          out.string(refused.message());
-        }
-        out.put((byte) '}');
-      }
-      out.raw(END_FILES);
+      files(out, opened.files());
     } else if (reply instanceof Reply.Stated stated) {
-      out.raw(OK_FILES);
-      List<FileResult> files = stated.files();
-      for (int i = 0; i < files.size(); i++) {
-        FileResult file = files.get(i);
-        out.raw(i == 0 ? FIRST_PATH : NEXT_PATH);
-        out.string(file.path());
-        if (file instanceof FileResult.Found found) {
-          out.raw(FOUND_TYPE);
-          out.string(found.type().wireName());
-          attributes(out, found.size(), found.mtimeNs(), found.mode());
-        } else {
-          FileResult.Refused refused = (FileResult.Refused) file;
-          out.raw(REFUSED_ERROR);
-          out.string(refused.error().wireName());
-          out.raw(MESSAGE);
-          out.string(refused.message());
-        }
-        out.put((byte) '}');
-      }
-      out.raw(END_FILES);
+      files(out, stated.files());
     } else if (reply instanceof Reply.Listed listed) {
       out.raw(OK_ENTRIES);
       List<DirEntry> entries = listed.entries();
@@ -114,6 +67,35 @@ public final class ReplyCodec {
     byte[] frame = out.toBytes();
     FrameBuffer.putHeader(frame, frame.length - ProtocolLimits.HEADER_BYTES);
     return frame;
+  }
+
+  /** The per-path results of an open or a stat. */
+  private static void files(JsonBytes out, List<FileResult> files) {
+    out.raw(OK_FILES);
+    for (int i = 0; i < files.size(); i++) {
+      FileResult file = files.get(i);
+      out.raw(i == 0 ? FIRST_PATH : NEXT_PATH);
+      out.string(file.path());
+      if (file instanceof FileResult.Granted granted) {
+        out.raw(GRANTED_FD);
+        out.number(granted.fd());
+        out.raw(SIZE);
+        out.number(granted.size());
+        attributes(out, FileResult.UNKNOWN, granted.mtimeNs(), granted.mode());
+      } else if (file instanceof FileResult.Found found) {
+        out.raw(FOUND_TYPE);
+        out.string(found.type().wireName());
+        attributes(out, found.size(), found.mtimeNs(), found.mode());
+      } else {
+        FileResult.Refused refused = (FileResult.Refused) file;
+        out.raw(REFUSED_ERROR);
+        out.string(refused.error().wireName());
+        out.raw(MESSAGE);
+        out.string(refused.message());
+      }
+      out.put((byte) '}');
+    }
+    out.raw(END_FILES);
   }
 
   /** Size, modification time and mode, each left out when {@link FileResult#UNKNOWN}. */
