@@ -85,17 +85,26 @@ class ResourceLimitsIT {
     try (Fixture f = onHost("{requests_per_second_per_uid: 50}"); RawClient c = new RawClient(f.socket)) {
       int ok = 0;
       int busy = 0;
+      java.util.Set<String> refusedOps = new java.util.HashSet<>();
       for (int i = 0; i < 300; i++) {
-        JsonNode r = c.request("{\"id\":" + i + ",\"op\":\"open\",\"paths\":[\"" + f.allowed + "/public.txt\"]}");
+        // stat and list are requests under the same rate as open.
+        String op = switch (i % 3) {
+          case 0 -> "\"op\":\"open\",\"paths\":[\"" + f.allowed + "/public.txt\"]";
+          case 1 -> "\"op\":\"stat\",\"paths\":[\"" + f.allowed + "/public.txt\"]";
+          default -> "\"op\":\"list\",\"path\":\"" + f.allowed + "\"";
+        };
+        JsonNode r = c.request("{\"id\":" + i + "," + op + "}");
         c.closeDescriptors();
         if (r.get("ok").asBoolean()) {
           ok++;
         } else {
           assertEquals("busy", r.get("error").asText(), r.toString());
           assertEquals(i, r.get("id").asInt(), "a refused request keeps its id");
+          refusedOps.add(op.substring(6, 10));
           busy++;
         }
       }
+      assertEquals(java.util.Set.of("open", "stat", "list"), refusedOps, "the rate covers every op");
       assertTrue(ok >= 50 && ok < 150, "about one second's worth got through: " + ok);
       assertTrue(busy > 100, "the rest were refused: " + busy);
       if (ItSupport.isRoot()) {
