@@ -28,9 +28,14 @@ BASELINE = BUILD / "baseline-broker"
 PACKAGE_ROOT = ROOT / "packaging" / "target" / "root"
 LAUNCHER = PACKAGE_ROOT / "usr" / "bin" / "fdbroker"
 JMH_JAR = BENCH / "jmh" / "target" / "benchmarks.jar"
+# The nio part's client: bench/java/NioBench.java, compiled by bench/run against client-lib's jar.
+CLIENT_JAR = ROOT / "client-lib" / "target" / "fdbroker-client-shaded.jar"
+NIOBENCH_CLASSES = BUILD / "niobench"
 
 FILES = 64  # files in the fixture; requests cycle through them
 LISTING = 10_000  # entries in the directory the statlist part lists
+NIO_SIZES = {"4 KiB": 4096, "1 MiB": 1 << 20}  # the nio part's files, NIO_FILES of each size
+NIO_FILES = 8
 
 
 def log(msg):
@@ -128,6 +133,20 @@ class Fixture:
         root = str(self.dir / "srv" / "assets")
         return self.policy("statlist", [{"name": "bench", "users": [self.uid], "allow": [root + "/**"],
                                          "deny": [root + "/listing/*.key"]}])
+
+    def nio_files(self):
+        """NIO_FILES files of each of NIO_SIZES under the allowed root, made once: {label: [paths]}."""
+        d = self.dir / "srv" / "assets" / "nio"
+        d.mkdir(exist_ok=True)
+        out = {}
+        for label, size in NIO_SIZES.items():
+            out[label] = []
+            for i in range(NIO_FILES):
+                p = d / f"{size}-{i}.bin"
+                if not p.exists():
+                    p.write_bytes(os.urandom(size))
+                out[label].append(str(p))
+        return out
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -483,6 +502,104 @@ def summarize_statlist(runs, visible):
     return out
 
 
+class NioClient:
+    """bench/java/NioBench.java in one JVM for the whole part (so it stays warm), a client-lib
+    FdBrokerClient of the broker at sock; each run is a line to it and a line back."""
+
+    def __init__(self, sock):
+        java = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        cp = f"{CLIENT_JAR}:{NIOBENCH_CLASSES}"
+        self.proc = subprocess.Popen([str(java), "--enable-native-access=ALL-UNNAMED", "-cp", cp, "NioBench", sock],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise SystemExit(f"bench: the nio client did not start: {line}")
+
+    def run(self, kind, threads, seconds, warmup, files, pid=None):
+        """kind "open" (client.open + readAllBytes) or "nio" (Files.readAllBytes on the file
+        system); with the broker's pid, also its CPU time per request, as load() does."""
+        before = cpu_seconds(pid) if pid else None
+        self.proc.stdin.write(f"run {kind} {threads} {seconds:g} {warmup:g} {' '.join(files)}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"bench: the nio client failed (exit {self.proc.wait()}); its error is above")
+        res = {k: float(v) for k, v in RESULT.findall(line)}
+        if pid:
+            requests = res["ops"] * (seconds + warmup) / seconds
+            res["broker_cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, requests)
+        return res
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def nio(args, fx, workdir, results):
+    """The java.nio file system's Files.readAllBytes(fs.getPath(p)) against client-lib's own
+    client.open(p) + readAllBytes, one client JVM (NioBench), the packaged broker with a one-rule
+    policy, files of 4 KiB and 1 MiB; rounds alternate, the two kinds swapping order each round,
+    with the C baseline's open (loadgen, the same number of connections) in each round for context."""
+    files = fx.nio_files()
+    root = str(fx.dir / "srv" / "assets")
+    c = c_broker(workdir)
+    j = java_broker(workdir, fx.policy("nio", [{"name": "bench", "users": [fx.uid], "allow": [root + "/**"]}]),
+                    "java-nio")
+    client = None
+    try:
+        client = NioClient(j.sock)
+        each = args.warmup_java / 2 / (2 * len(files) * len(args.nio_threads))
+        log(f"warming the broker and the client up for {args.warmup_java / 2:g} s")
+        for threads in args.nio_threads:
+            for label, paths in files.items():
+                for kind in ("open", "nio"):
+                    client.run(kind, threads, each, 0, paths)
+        for threads in args.nio_threads:
+            runs = {"C open": []}
+            runs.update({(kind, label): [] for label in files for kind in ("open", "nio")})
+            for r in range(args.rounds):
+                res = load(c.sock, threads, args.nio_seconds, 0.5, fx.files, pid=c.pid)
+                runs["C open"].append(res)
+                log(f"  {threads} threads, round {r + 1}, C open (loadgen): {res['ops_per_s']:>9.0f} ops/s")
+                for label, paths in files.items():
+                    for kind in (("open", "nio") if r % 2 == 0 else ("nio", "open")):
+                        res = client.run(kind, threads, args.nio_seconds, 0.5, paths, pid=j.pid)
+                        runs[(kind, label)].append(res)
+                        log(f"  {threads} threads, round {r + 1}, {label} {kind:<4}: {res['ops_per_s']:>9.0f} ops/s, "
+                            f"p50 {res['p50_us']:.0f} us, p99 {res['p99_us']:.0f} us, CPU per read: "
+                            f"client {res['client_cpu_us']:.1f} us, broker {res['broker_cpu_us']:.1f} us")
+            results["nio"][threads] = summarize_nio(runs, files)
+    finally:
+        if client:
+            client.close()
+        j.stop()
+        c.stop()
+
+
+def summarize_nio(runs, files):
+    keys = ("ops_per_s", "p50_us", "p99_us", "client_cpu_us", "broker_cpu_us")
+    c = runs["C open"]
+    out = {"C open": {k: median([x[k] for x in c]) for k in ("ops_per_s", "p50_us", "p99_us", "broker_cpu_us")}}
+    for label in files:
+        o, n = runs[("open", label)], runs[("nio", label)]
+        out[label] = {
+            "open": {k: median([x[k] for x in o]) for k in keys},
+            "nio": {k: median([x[k] for x in n]) for k in keys},
+            # Each round's own pair, then the median, as elsewhere.
+            "nio_open": median([x["ops_per_s"] / y["ops_per_s"] for x, y in zip(n, o)]),
+            "nio_open_rounds": [x["ops_per_s"] / y["ops_per_s"] for x, y in zip(n, o)],
+            "open_c": median([x["ops_per_s"] / y["ops_per_s"] for x, y in zip(o, c)]),
+            "nio_c": median([x["ops_per_s"] / y["ops_per_s"] for x, y in zip(n, c)]),
+        }
+    return out
+
+
 def memory(args, fx, workdir, results):
     """RSS with 1000 idle connections; heap after they close vs before they opened."""
     policy = fx.one_rule()
@@ -623,6 +740,27 @@ def report(results, args):
                          f"{l['listing_p50_us'] / 1e3:.0f} / {l['listing_p99_us'] / 1e3:.0f} | "
                          f"{l['broker_cpu_per_entry_us']:.2f}, {l['broker_cpu_per_entry_us'] * t['entries_per_listing'] / 1e3:.1f} |")
         lines.append("")
+    if results.get("nio"):
+        lines.append("")
+        lines.append("The java.nio file system's Files.readAllBytes(fs.getPath(p)) against client-lib's client.open(p) + "
+                     f"readAllBytes, one client JVM, the packaged broker (a report, no target); runs of {args.nio_seconds:g} s "
+                     "after 0.5 s unmeasured; C open: the C baseline through loadgen (open, fstat, close; no read), "
+                     "same rounds, as many connections as threads.")
+        lines.append("")
+        lines.append("| threads | file | C open ops/s | open ops/s | nio ops/s | nio/open (rounds) | open/C open | nio/C open "
+                     "| p50/p99 us, open / nio | client CPU us/read, open / nio | broker CPU us/request, open / nio |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for threads, t in sorted(results["nio"].items()):
+            for label in NIO_SIZES:
+                x = t[label]
+                o, n = x["open"], x["nio"]
+                rounds = ", ".join(f"{v:.2f}" for v in x["nio_open_rounds"])
+                lines.append(f"| {threads} | {label} | {t['C open']['ops_per_s']:.0f} | {o['ops_per_s']:.0f} | "
+                             f"{n['ops_per_s']:.0f} | {x['nio_open']:.2f} ({rounds}) | {x['open_c']:.2f} | {x['nio_c']:.2f} | "
+                             f"{o['p50_us']:.0f}/{o['p99_us']:.0f} / {n['p50_us']:.0f}/{n['p99_us']:.0f} | "
+                             f"{o['client_cpu_us']:.1f} / {n['client_cpu_us']:.1f} | "
+                             f"{o['broker_cpu_us']:.1f} / {n['broker_cpu_us']:.1f} |")
+        lines.append("")
     b = results.get("batch")
     if b:
         lines.append(f"- Batches, 64-path requests vs single-path, files/s: {b['batch_files_per_s']:.0f} vs "
@@ -684,27 +822,30 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--conns", type=int, nargs="+", default=[1, 4, 16, 256])
     ap.add_argument("--statlist-conns", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--nio-threads", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--nio-seconds", type=float, default=2.5, help="seconds per run in the nio part")
     ap.add_argument("--warmup-java", type=float, default=20, help="seconds of load before measuring Java")
     ap.add_argument("--rules", type=int, default=10_000)
     ap.add_argument("--idle-conns", type=int, default=1000)
     ap.add_argument("--start-runs", type=int, default=9)
-    ap.add_argument("--only", nargs="+", choices=["throughput", "statlist", "batch", "policy", "connections",
+    ap.add_argument("--only", nargs="+", choices=["throughput", "statlist", "nio", "batch", "policy", "connections",
                                                      "memory", "start", "jmh"])
     ap.add_argument("--out", type=Path, default=BUILD / "results.md")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
 
-    for f in (LOADGEN, BASELINE, LAUNCHER, JMH_JAR):
+    parts = args.only or ["throughput", "statlist", "nio", "batch", "policy", "connections", "memory", "start", "jmh"]
+    needed = [LOADGEN, BASELINE, LAUNCHER, JMH_JAR] + ([CLIENT_JAR, NIOBENCH_CLASSES / "NioBench.class"] if "nio" in parts else [])
+    for f in needed:
         if not f.exists():
             raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
-    parts = args.only or ["throughput", "statlist", "batch", "policy", "connections", "memory", "start", "jmh"]
     fx = Fixture(os.getuid())
     workdir = fx.dir
-    results = {"throughput": {}, "statlist": {}}
+    results = {"throughput": {}, "statlist": {}, "nio": {}}
     try:
         for part in parts:
             log(f"== {part}")
-            {"throughput": throughput, "statlist": statlist, "batch": batches, "policy": policy_scale, "connections": connections,
+            {"throughput": throughput, "statlist": statlist, "nio": nio, "batch": batches, "policy": policy_scale, "connections": connections,
              "memory": memory, "start": start, "jmh": jmh}[part](args, fx, workdir, results)
     finally:
         fx.close()
