@@ -114,8 +114,7 @@ final class DirectoryLister {
       ListCursor cursor, DirectoryReader reader) {
     String path = request.path();
     FileStat dir = reader.stat();
-    // Invariant: owner: caller shows a directory only to its owner, unless it is on the way to more.
-    if (decision.ownerOnly() && dir.owner() != caller.uid() && snapshot.beneath(caller, path) == null) {
+    if (Sight.of(snapshot, caller, path, decision, dir) == Sight.OTHERS_FILE) {
       return failed(request, ErrorCode.DENIED, SecureOpener.OWNER_MESSAGE);
     }
     if (cursor != null) {
@@ -160,8 +159,8 @@ final class DirectoryLister {
   }
 
   /**
-   * The entry as the caller may see it, or null. Invariant: an entry is listed only if a stat of
-   * its path would describe it; a deny that matches it hides it, whatever it is.
+   * The entry as the caller may see it, or null: exactly when a stat of its path would describe it
+   * ({@link Sight}); a deny that matches it hides it, whatever it is.
    */
   private static DirEntry visible(Policy snapshot, Caller caller, String entryPath, DirectoryReader.Entry e,
       DirectoryReader reader) throws PosixException {
@@ -176,7 +175,8 @@ final class DirectoryLister {
     if (d instanceof Decision.NoRuleAllows) {
       // Only a directory can be passed through: nothing else costs a system call.
       boolean maybeDirectory = e.type() == DirectoryReader.DT_DIR || e.type() == DirectoryReader.DT_UNKNOWN;
-      if (!maybeDirectory || snapshot.beneath(caller, entryPath) == null) {
+      d = maybeDirectory ? snapshot.beneath(caller, entryPath) : null;
+      if (d == null) {
         return null;
       }
     }
@@ -189,14 +189,7 @@ final class DirectoryLister {
       }
       throw gone;
     }
-    if (d instanceof Decision.NoRuleAllows) {
-      return stat.isDirectory() ? Attributes.entry(e.name(), stat) : null;
-    }
-    if (d.ownerOnly() && stat.owner() != caller.uid()
-        && !(stat.isDirectory() && snapshot.beneath(caller, entryPath) != null)) {
-      return null;
-    }
-    return Attributes.entry(e.name(), stat);
+    return Sight.of(snapshot, caller, entryPath, d, stat) == Sight.WHOLE ? Attributes.entry(e.name(), stat) : null;
   }
 
   private static Reply failed(Request.List request, ErrorCode code, String message) {

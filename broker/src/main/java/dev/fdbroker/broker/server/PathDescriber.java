@@ -83,22 +83,15 @@ final class PathDescriber {
     return new Judged(result, "allow", rule);
   }
 
-  /**
-   * What the caller is shown of an allowed path's file: all of it, unless the path was allowed
-   * only to pass through (then only a directory), or only to its owner (then a directory it may
-   * still pass through, or nothing).
-   */
+  /** What the caller is shown of a path it may see, by its {@link Sight}. */
   private static FileResult visible(Policy snapshot, Caller caller, String path, Decision decision, FileStat stat) {
-    if (decision.ownerOnly() && stat.owner() != caller.uid()
-        && !(stat.isDirectory() && snapshot.beneath(caller, path) != null)) {
-      return new FileResult.Refused(path, ErrorCode.DENIED, SecureOpener.OWNER_MESSAGE);
-    }
-    if (decision instanceof Decision.Traversable && !stat.isDirectory()) {
+    return switch (Sight.of(snapshot, caller, path, decision, stat)) {
+      case WHOLE -> Attributes.found(path, stat);
+      case OTHERS_FILE -> new FileResult.Refused(path, ErrorCode.DENIED, SecureOpener.OWNER_MESSAGE);
       // As an open of a path below it would answer: nothing here to pass through.
-      return stat.isSymlink()
+      case NO_WAY -> stat.isSymlink()
           ? new FileResult.Refused(path, ErrorCode.SYMLINK, "a symbolic link, and fdbroker never follows one")
           : new FileResult.Refused(path, ErrorCode.NOT_FOUND, "no such file");
-    }
-    return Attributes.found(path, stat);
+    };
   }
 }
