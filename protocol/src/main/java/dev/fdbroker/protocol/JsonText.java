@@ -29,19 +29,11 @@ public final class JsonText {
    * surrogate counts as U+FFFD, three bytes).
    */
   public static int quotedBytes(String s) {
-    int n = 2;
+    int n = 2 + PathSyntax.utf8Length(s);
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (c < 0x80) {
-        int escape = ESCAPES[c];
-        n += escape == 0 ? 1 : escape > 0 ? 2 : 6;
-      } else if (c < 0x800) {
-        n += 2;
-      } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
-        n += 4;
-        i++;
-      } else {
-        n += 3;
+      if (c < 0x80 && ESCAPES[c] != 0) {
+        n += ESCAPES[c] > 0 ? 1 : 5; // a backslash and a letter, or a backslash, a u and four hex digits
       }
     }
     return n;
