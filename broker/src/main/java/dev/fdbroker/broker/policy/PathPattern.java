@@ -79,6 +79,8 @@ public final class PathPattern {
   private final String text;
   private final List<Segment> segments;
   private final Set<Variable> variables;
+  /** Asked for every decision of a caller whose unit is unknown: kept, not derived each time. */
+  private final boolean dependsOnUnit;
 
   private PathPattern(String text, List<Segment> segments) {
     this.text = text;
@@ -90,6 +92,7 @@ public final class PathPattern {
       }
     }
     this.variables = Collections.unmodifiableSet(vars);
+    this.dependsOnUnit = vars.stream().anyMatch(Variable::isUnits);
   }
 
   /**
@@ -183,7 +186,7 @@ public final class PathPattern {
 
   /** Whether the pattern holds ${unit} or ${instance}. */
   public boolean dependsOnUnit() {
-    return variables.stream().anyMatch(Variable::isUnits);
+    return dependsOnUnit;
   }
 
   /** The variables the pattern holds; empty for most. */
