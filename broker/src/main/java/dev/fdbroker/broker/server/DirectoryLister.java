@@ -15,6 +15,7 @@ import dev.fdbroker.broker.posix.PosixException;
 import dev.fdbroker.protocol.DirEntry;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.PathSyntax;
+import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
@@ -165,8 +166,8 @@ final class DirectoryLister {
   private static DirEntry visible(Policy snapshot, Caller caller, String entryPath, DirectoryReader.Entry e,
       DirectoryReader reader) throws PosixException {
     int length = PathSyntax.canonicalLength(entryPath);
-    if (length < 0 || length >= 4096) {
-      return null; // a path no request could name
+    if (length < 0 || length >= ProtocolLimits.MAX_PATH_BYTES) {
+      return null; // a path no request could name (the kernel's PATH_MAX counts the NUL)
     }
     Decision d = snapshot.decide(caller, entryPath);
     if (d instanceof Decision.Denied) {

@@ -48,6 +48,7 @@ class ListCursorIT {
   private static final int HIDDEN = 9_000;
 
   private Path dir;
+  private Path state;
   private Path big;
   private Path unnamable;
   private Path m1;
@@ -87,7 +88,22 @@ class ListCursorIT {
             users: [%d]
             allow: ["D/big/*.txt", "D/unnamable/*.txt", "D/m1/**", "D/m2/**"]
         """.replace("D/", dir + "/").formatted(ItSupport.myUid()));
-    broker = BrokerProcess.start(policy, dir.resolve("b.sock"));
+    // As the unit runs it: its own user, CAP_DAC_READ_SEARCH only, and the key that seals cursors
+    // in its state directory (StateDirectory=, 0700, the broker's own).
+    state = Files.createDirectories(dir.resolve("state"));
+    ItSupport.run(List.of("chown", HostBroker.USER + ":" + HostBroker.USER, state.toString()), Duration.ofSeconds(10))
+        .assertExit(0);
+    Files.setPosixFilePermissions(state, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    broker = HostBroker.start(Files.createDirectories(dir.resolve("host")), policy,
+        HostBroker.Options.defaults().withEnv("STATE_DIRECTORY", state.toString()));
+  }
+
+  @Test
+  void theSealingKeyIsTheBrokersOwnInItsStateDirectory() throws Exception {
+    Path key = state.resolve("cursor.key");
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key)));
+    assertEquals(HostBroker.USER, Files.getOwner(key).getName());
+    assertEquals(16, Files.size(key));
   }
 
   private static String pyBytes(byte[] b) {
