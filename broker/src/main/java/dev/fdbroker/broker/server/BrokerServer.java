@@ -155,6 +155,9 @@ public final class BrokerServer {
       }
       // Take every connection waiting, then wait again.
       while (!closed) {
+        if (reserveFd < 0) {
+          reserveFd = reserve(); // the spare comes before any new connection
+        }
         AFUNIXSocketChannel channel;
         try {
           channel = server.accept();
@@ -176,6 +179,15 @@ public final class BrokerServer {
         if (closed) {
           closeQuietly(channel); // accepted just as we stopped: not served
           return;
+        }
+        if (reserveFd < 0) {
+          // The spare's number was taken while it was given up (another thread opened a file in
+          // that moment), so this connection holds the last descriptor: admitted, it would keep
+          // it, and the next one would wait in the backlog unanswered. Refuse it and take the
+          // spare back instead.
+          refuseOutOfDescriptors(channel);
+          reserveFd = reserve();
+          continue;
         }
         try {
           admit(channel, nextConnectionId++);
@@ -397,7 +409,8 @@ public final class BrokerServer {
   /**
    * Out of descriptors, the broker cannot even accept a connection to say so. It keeps one spare
    * descriptor for this: release it, accept one waiting client, tell it busy, close it, and take
-   * the spare back. Without this, clients would wait in the backlog with no answer.
+   * the spare back. Without this, clients would wait in the backlog with no answer. The accept
+   * loop holds that spare first: it is taken back before any connection is admitted.
    */
   private void refuseWithReserve() {
     if (reserveFd >= 0) {
@@ -407,8 +420,7 @@ public final class BrokerServer {
     try {
       AFUNIXSocketChannel channel = server.accept();
       if (channel != null) {
-        metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
-        refuseOnThisThread(channel, "the broker is out of descriptors; try again later", REFUSAL_LINGER_HERE_MILLIS);
+        refuseOutOfDescriptors(channel);
       }
     } catch (IOException e) {
       sleepQuietly(50);
@@ -422,6 +434,11 @@ public final class BrokerServer {
       descriptorWarningGiven = true;
       log.warn("out of descriptors (RLIMIT_NOFILE): answering new connections busy until some close");
     }
+  }
+
+  private void refuseOutOfDescriptors(AFUNIXSocketChannel channel) {
+    metrics.connectionRejected(BrokerMetrics.Rejection.DESCRIPTORS);
+    refuseOnThisThread(channel, "the broker is out of descriptors; try again later", REFUSAL_LINGER_HERE_MILLIS);
   }
 
   /**

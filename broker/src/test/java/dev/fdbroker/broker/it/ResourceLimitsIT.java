@@ -326,4 +326,78 @@ class ResourceLimitsIT {
       ItSupport.deleteTree(dir);
     }
   }
+
+  /**
+   * Out of descriptors while other connections keep opening files: their openat can take the
+   * number the broker just freed to refuse a connection, before it takes its spare back. Then a new
+   * connection must still be told busy, never left waiting unanswered in the backlog for good.
+   */
+  @Test
+  void outOfDescriptorsWhileOthersOpenEveryNewConnectionIsAnswered() throws Exception {
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit");
+    Path dir = ItSupport.worldReadableTempDir("fdbroker-nofile-race-");
+    try {
+      Path file = Files.writeString(dir.resolve("f.txt"), "f\n");
+      Path policy = Files.writeString(dir.resolve("policy.yaml"), "limits: {max_connections_per_uid: 1000,"
+          + " requests_per_second_per_uid: 100000000}\nrules:\n"
+          + "  - name: t\n    users: [" + ItSupport.myUid() + "]\n    allow: [\"" + dir + "/*.txt\"]\n");
+      Files.createDirectories(dir.resolve("run"));
+      try (RunningBroker broker = ItSupport.isRoot()
+          ? HostBroker.start(dir, policy, HostBroker.Options.defaults().withNofile(64))
+          : BrokerProcess.start(policy, dir.resolve("run/fdbroker.sock"), Map.of(),
+              List.of("prlimit", "--nofile=64:64", "--"))) {
+        List<RawClient> held = new ArrayList<>();
+        ExecutorService openers = Executors.newFixedThreadPool(4);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        int busy = 0;
+        try {
+          String open = "{\"op\":\"open\",\"paths\":[\"" + file + "\",\"" + file + "\"]}";
+          List<Future<?>> running = new ArrayList<>();
+          for (int t = 0; t < 4; t++) {
+            RawClient c = new RawClient(broker.socket());
+            held.add(c);
+            running.add(openers.submit(() -> {
+              while (!stop.get()) {
+                c.request(open);
+                c.closeDescriptors();
+              }
+              return null;
+            }));
+          }
+          // Fill the broker's descriptors with held connections while the openers run; each new
+          // connection must be answered (served, or told busy), within the socket's timeout.
+          for (int i = 0; i < 120; i++) {
+            RawClient c = new RawClient(broker.socket());
+            held.add(c);
+            JsonNode r = c.request(PING);
+            if (!r.get("ok").asBoolean()) {
+              assertEquals("busy", r.get("error").asText(), r.toString());
+              busy++;
+            }
+          }
+          stop.set(true);
+          for (Future<?> f : running) {
+            f.get(30, TimeUnit.SECONDS);
+          }
+          // The openers are quiet: nothing frees a descriptor now but the broker's own spare.
+          for (int i = 0; i < 10; i++) {
+            try (RawClient c = new RawClient(broker.socket())) {
+              JsonNode r = c.request(PING);
+              assertEquals("busy", r.path("error").asText(), "connection " + i + " past the limit: " + r);
+            }
+          }
+        } finally {
+          stop.set(true);
+          openers.shutdownNow();
+          for (RawClient c : held) {
+            c.close();
+          }
+        }
+        assertTrue(busy > 0, "connections past the limit were told busy");
+        assertTrue(broker.isAlive(), broker.log());
+      }
+    } finally {
+      ItSupport.deleteTree(dir);
+    }
+  }
 }
