@@ -21,6 +21,13 @@
  *       CONNS threads, each connecting anew for every request: connect, one open request, the
  *       reply (its descriptor fstat'ed and closed), close. Prints connections/s and the p50/p99 of
  *       connect to reply: what a new connection costs, the broker's accept and identity included.
+ *   loadgen crowd -s SOCK -c BUSY [-n NEW] [-w WAIT] FILE...
+ *       BUSY connections send open requests back to back, as load does; once each has had a reply,
+ *       and WAIT seconds more (default 1), NEW new connections (default 64) start at once, a thread
+ *       each, each timing its own connect() to the reply of its one open request. The busy load
+ *       runs until the last of them has its reply. Prints the p50/p99/max of those NEW first
+ *       replies (us; of 64, the p99 is the slowest), how long the crowd took, and the busy
+ *       connections' requests/s and p99 meanwhile.
  *   loadgen first -s SOCK -- COMMAND...
  *       starts COMMAND (a broker that will serve SOCK), pings SOCK until it answers, prints the
  *       time from starting COMMAND to the reply, then stops COMMAND with SIGTERM.
@@ -65,7 +72,11 @@ static double seconds = 5, warmup = 1;
 static char **files;
 static int nfiles;
 static pthread_barrier_t start_line;
-static uint64_t t_measure, t_end;
+/* Atomic because crowd moves them while the connections' threads run. */
+static _Atomic uint64_t t_measure, t_end;
+static int crowd_size = 64;      /* crowd: new connections */
+static _Atomic int busy_replied; /* crowd: busy connections that have had a first reply */
+static pthread_barrier_t crowd_line;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -182,6 +193,7 @@ typedef struct {
   uint64_t listings, entries; /* list: full listings done, entries they held */
   uint64_t page_entries;      /* list: entries of the pages counted (in the measured time) */
   uint32_t *hist_listing;     /* list: a full listing's latency; hist holds a page's */
+  uint64_t first_ns;          /* crowd: a new connection's connect to first reply */
   char first_error[200];
 } worker;
 
@@ -243,6 +255,7 @@ static void *run_load(void *arg) {
   }
   uint64_t id = 0;
   int next = w->index % nfiles;
+  int replied = 0;
   for (;;) {
     int n = sprintf(req + 4, "{\"id\":%" PRIu64 ",\"op\":\"%s\",\"paths\":[", ++id, op);
     for (int i = 0; i < batch; i++) {
@@ -261,6 +274,10 @@ static void *run_load(void *arg) {
       break;
     }
     uint64_t t1 = now_ns();
+    if (!replied) {
+      replied = 1;
+      busy_replied++;
+    }
     for (int i = 0; i < nfd; i++) {
       struct stat st;
       if (fstat(fds[i], &st)) w->errors++;
@@ -508,6 +525,127 @@ static int cmd_load(void *(*run)(void *)) {
   return errors ? 1 : 0;
 }
 
+/* One of the crowd: waits at the line with its request ready, then connect, one open, the reply. */
+static void *run_first(void *arg) {
+  worker *w = arg;
+  char *body = malloc(MAX_FRAME + 1);
+  char req[4 + 4200];
+  int fds[MAX_FDS], nfd = 0;
+  int n = snprintf(req + 4, sizeof req - 4, "{\"id\":1,\"op\":\"open\",\"paths\":[\"%s\"]}", files[w->index % nfiles]);
+  uint32_t len = htonl((uint32_t)n);
+  memcpy(req, &len, 4);
+  pthread_barrier_wait(&crowd_line);
+  uint64_t t0 = now_ns();
+  int s = connect_to(sock_path);
+  if (s < 0 || write_full(s, req, 4 + (size_t)n) || read_reply(s, body, fds, &nfd) < 0) {
+    fail(w, "connect or reply", strerror(errno));
+  } else {
+    w->first_ns = now_ns() - t0;
+    w->requests = 1;
+    if (nfd != 1 || !reply_ok(body, 1)) fail(w, "first reply", body);
+  }
+  for (int i = 0; i < nfd; i++) close(fds[i]);
+  if (s >= 0) close(s);
+  free(body);
+  return NULL;
+}
+
+static int by_value(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The p-th of n sorted values, nearest rank. */
+static uint64_t rank_of(const uint64_t *sorted, int n, double p) {
+  int i = (int)((p * n) + 0.999999) - 1;
+  return sorted[i < 0 ? 0 : i];
+}
+
+static int cmd_crowd(void) {
+  int busy = conns;
+  /* Nothing counts and nothing ends until the crowd comes. */
+  t_measure = UINT64_MAX;
+  t_end = UINT64_MAX;
+  pthread_barrier_init(&start_line, NULL, (unsigned)busy + 1);
+  pthread_barrier_init(&crowd_line, NULL, (unsigned)crowd_size + 1);
+  worker *ws = calloc((size_t)(busy + crowd_size), sizeof *ws);
+  pthread_t *ts = calloc((size_t)(busy + crowd_size), sizeof *ts);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  for (int i = 0; i < busy + crowd_size; i++) {
+    ws[i].index = i;
+    ws[i].hist = calloc(BUCKETS, sizeof(uint32_t));
+    if (!ws[i].hist) {
+      perror("loadgen: calloc");
+      return 1;
+    }
+  }
+  for (int i = 0; i < busy; i++) {
+    if (pthread_create(&ts[i], &attr, run_load, &ws[i])) {
+      perror("loadgen: pthread_create");
+      return 1;
+    }
+  }
+  pthread_barrier_wait(&start_line);
+  /* Busy means every one of them has had a reply: a broker may accept them slowly. */
+  uint64_t waited = now_ns();
+  while (busy_replied < busy) {
+    if (now_ns() - waited > 60 * 1000000000ull) {
+      fprintf(stderr, "loadgen: %d of %d busy connections had a reply within 60 s\n", (int)busy_replied, busy);
+      t_end = 0;
+      for (int i = 0; i < busy; i++) pthread_join(ts[i], NULL);
+      return 1;
+    }
+    usleep(1000);
+  }
+  struct timespec pause = {(time_t)warmup, (long)((warmup - (time_t)warmup) * 1e9)};
+  nanosleep(&pause, NULL);
+  /* The crowd's threads are started before the line, so that starting them is not timed. */
+  for (int i = busy; i < busy + crowd_size; i++) {
+    if (pthread_create(&ts[i], &attr, run_first, &ws[i])) {
+      perror("loadgen: pthread_create");
+      return 1;
+    }
+  }
+  uint64_t c0 = now_ns();
+  t_measure = c0;
+  pthread_barrier_wait(&crowd_line);
+  for (int i = busy; i < busy + crowd_size; i++) pthread_join(ts[i], NULL);
+  uint64_t c1 = now_ns();
+  t_end = c1; /* the busy load ends only now, after the crowd's last reply */
+  for (int i = 0; i < busy; i++) pthread_join(ts[i], NULL);
+
+  uint64_t *first = calloc((size_t)crowd_size, sizeof *first);
+  uint64_t *hist = calloc(BUCKETS, sizeof(uint64_t));
+  uint64_t requests = 0, errors = 0;
+  int answered = 0;
+  const char *first_error = NULL;
+  for (int i = 0; i < busy + crowd_size; i++) {
+    errors += ws[i].errors;
+    if (!first_error && ws[i].first_error[0]) first_error = ws[i].first_error;
+    if (i >= busy) {
+      if (ws[i].requests) first[answered++] = ws[i].first_ns;
+      continue;
+    }
+    requests += ws[i].requests;
+    for (int b = 0; b < BUCKETS; b++) hist[b] += ws[i].hist[b];
+  }
+  if (answered == 0) {
+    fprintf(stderr, "loadgen: no new connection had a reply%s%s\n", first_error ? ": " : "", first_error ? first_error : "");
+    return 1;
+  }
+  qsort(first, (size_t)answered, sizeof *first, by_value);
+  double window = (double)(c1 - c0) / 1e9;
+  printf("busy=%d crowd=%d answered=%d first_p50_us=%.1f first_p99_us=%.1f first_max_us=%.1f first_min_us=%.1f "
+         "crowd_ms=%.1f busy_requests=%" PRIu64 " busy_ops_per_s=%.0f busy_p99_us=%.1f errors=%" PRIu64 "\n",
+         busy, crowd_size, answered, rank_of(first, answered, 0.50) / 1e3, rank_of(first, answered, 0.99) / 1e3,
+         first[answered - 1] / 1e3, first[0] / 1e3, window * 1e3, requests, (double)requests / window,
+         percentile(hist, requests, 0.99) / 1e3, errors);
+  if (first_error) fprintf(stderr, "loadgen: first error: %s\n", first_error);
+  return errors ? 1 : 0;
+}
+
 static int cmd_idle(void) {
   int *socks = calloc((size_t)conns, sizeof(int));
   for (int i = 0; i < conns; i++) {
@@ -568,6 +706,7 @@ static void usage(void) {
                   "       loadgen stat -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-b BATCH] FILE...\n"
                   "       loadgen list -s SOCK -c CONNS -d SECONDS [-w WARMUP] [-e ENTRIES] DIR\n"
                   "       loadgen connect -s SOCK -c CONNS -d SECONDS [-w WARMUP] FILE...\n"
+                  "       loadgen crowd -s SOCK -c BUSY [-n NEW] [-w WAIT] FILE...\n"
                   "       loadgen idle -s SOCK -c CONNS -d SECONDS\n"
                   "       loadgen first -s SOCK -- COMMAND...\n");
   exit(2);
@@ -579,7 +718,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   int opt;
   optind = 2;
-  while ((opt = getopt(argc, argv, "+s:c:d:w:b:e:")) != -1) {
+  while ((opt = getopt(argc, argv, "+s:c:d:w:b:e:n:")) != -1) {
     switch (opt) {
       case 's': sock_path = optarg; break;
       case 'c': conns = atoi(optarg); break;
@@ -587,11 +726,12 @@ int main(int argc, char **argv) {
       case 'w': warmup = atof(optarg); break;
       case 'b': batch = atoi(optarg); break;
       case 'e': expect_entries = atol(optarg); break;
+      case 'n': crowd_size = atoi(optarg); break;
       default: usage();
     }
   }
-  if (!sock_path || conns < 1 || batch < 1 || batch > MAX_FDS || seconds <= 0) usage();
-  if (!strcmp(mode, "load") || !strcmp(mode, "stat") || !strcmp(mode, "connect")) {
+  if (!sock_path || conns < 1 || batch < 1 || batch > MAX_FDS || seconds <= 0 || crowd_size < 1) usage();
+  if (!strcmp(mode, "load") || !strcmp(mode, "stat") || !strcmp(mode, "connect") || !strcmp(mode, "crowd")) {
     files = argv + optind;
     nfiles = argc - optind;
     if (nfiles < 1) usage();
@@ -603,6 +743,7 @@ int main(int argc, char **argv) {
       }
     }
     if (!strcmp(mode, "stat")) op = "stat";
+    if (!strcmp(mode, "crowd")) return cmd_crowd();
     return cmd_load(!strcmp(mode, "connect") ? run_connect : run_load);
   }
   if (!strcmp(mode, "list")) {
