@@ -81,9 +81,9 @@ class Fixture:
         path.write_text(json.dumps(doc, indent=1))
         return path, port
 
-    def one_rule(self):
+    def one_rule(self, name="1-rule"):
         root = str(self.dir / "srv" / "assets")
-        return self.policy("1-rule", [{"name": "bench", "users": [self.uid], "allow": [root + "/**"]}])
+        return self.policy(name, [{"name": "bench", "users": [self.uid], "allow": [root + "/**"]}])
 
     def many_rules(self, count):
         """count rules, all applying to the caller, mixing exact paths and globs at several depths,
@@ -288,6 +288,23 @@ def median(xs):
 
 # --- the parts of the benchmark ----------------------------------------------------------------
 
+def side_by_side(args, fx, c, j, counts):
+    """Java vs C, same client, alternating rounds, at each of counts: {conns: summary}."""
+    out = {}
+    for conns in counts:
+        runs = {"C": [], "Java": []}
+        for r in range(args.rounds):
+            for name, b in (("C", c), ("Java", j)):
+                res = load(b.sock, conns, args.seconds, 1, fx.files, pid=b.pid)
+                runs[name].append(res)
+                log(f"  {conns:>4} conns, round {r + 1}, {name:<4}: {res['ops_per_s']:>9.0f} ops/s, "
+                    f"p50 {res['p50_us']:.0f} us, p99 {res['p99_us']:.0f} us, "
+                    f"CPU per request: broker {res['broker_cpu_us']:.1f} us, client {res['client_cpu_us']:.1f} us, "
+                    f"fewest requests on a connection {res['conn_requests_min']:.0f}")
+        out[conns] = summarize(runs)
+    return out
+
+
 def throughput(args, fx, workdir, results):
     """Java vs C, same client, alternating rounds, at each connection count."""
     policy = fx.one_rule()
@@ -297,17 +314,28 @@ def throughput(args, fx, workdir, results):
         log(f"warming the Java broker up for {args.warmup_java} s")
         for conns in (16, 4, 256, 1):
             load(j.sock, conns, args.warmup_java / 4, 0, fx.files)
-        for conns in args.conns:
-            runs = {"C": [], "Java": []}
-            for r in range(args.rounds):
-                for name, b in (("C", c), ("Java", j)):
-                    res = load(b.sock, conns, args.seconds, 1, fx.files, pid=b.pid)
-                    runs[name].append(res)
-                    log(f"  {conns:>3} conns, round {r + 1}, {name:<4}: {res['ops_per_s']:>9.0f} ops/s, "
-                        f"p50 {res['p50_us']:.0f} us, p99 {res['p99_us']:.0f} us, "
-                        f"CPU per request: broker {res['broker_cpu_us']:.1f} us, client {res['client_cpu_us']:.1f} us")
-            results["throughput"][conns] = summarize(runs)
+        results["throughput"].update(side_by_side(args, fx, c, j, args.conns))
         results["audit"] = audit_check(j, fx.audit["1-rule"])
+    finally:
+        j.stop()
+        c.stop()
+
+
+def scaling(args, fx, workdir, results):
+    """The throughput part's measurement at each of --scale-conns (1,024 connections by default
+    too); counts the throughput part already measured in this run are taken from it, not run twice."""
+    results["scaling"] = {}
+    counts = [n for n in args.scale_conns if n not in results["throughput"]]
+    if not counts:
+        return
+    c = c_broker(workdir)
+    j = java_broker(workdir, fx.one_rule("scaling"), "java-scaling")
+    try:
+        warm = [16] + [n for n in counts if n != 16]
+        log(f"warming the Java broker up for {args.warmup_java / 4 * len(warm):g} s")
+        for conns in warm:
+            load(j.sock, conns, args.warmup_java / 4, 0, fx.files)
+        results["scaling"].update(side_by_side(args, fx, c, j, counts))
     finally:
         j.stop()
         c.stop()
@@ -322,6 +350,7 @@ def summarize(runs):
             "p99_us": median([r["p99_us"] for r in rs]),
             "broker_cpu_us": median([r["broker_cpu_us"] for r in rs]),
             "client_cpu_us": median([r["client_cpu_us"] for r in rs]),
+            "conn_requests_min": median([r["conn_requests_min"] for r in rs]),
         }
     # The ratio of each round's pair (run back to back), then the median: robust to drift.
     out["ratio"] = median([j["ops_per_s"] / c["ops_per_s"] for j, c in zip(runs["Java"], runs["C"])])
@@ -352,6 +381,47 @@ def audit_check(broker, audit_file):
     return {"decisions": int(metrics.get("fdbroker_decisions_total", 0)), "audit_lines": lines,
             "audit_dropped": int(metrics.get("fdbroker_audit_dropped_total", 0)),
             "requests": int(metrics.get("fdbroker_requests_total", 0))}
+
+
+def crowd_run(sock, busy, new, files):
+    """One loadgen crowd: new connections at once while busy ones load the broker."""
+    out = subprocess.run([str(LOADGEN), "crowd", "-s", sock, "-c", str(busy), "-n", str(new), "-w", "1", *files],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: loadgen crowd failed against {sock}: {out.stdout}{out.stderr}")
+    return {k: float(v) for k, v in RESULT.findall(out.stdout)}
+
+
+def crowd(args, fx, workdir, results):
+    """New connections under load: --crowd-busy connections busy (loadgen load), then, once each has
+    had a reply and a second more, --crowd-new new ones at once, each timed from its own connect() to
+    the reply of its one open request. C and Java alternate rounds; the ratio is the median of each
+    round's Java/C pair of p99s."""
+    c = c_broker(workdir)
+    j = java_broker(workdir, fx.one_rule("crowd"), "java-crowd")
+    try:
+        log(f"warming the Java broker up for {args.warmup_java / 2:g} s")
+        load(j.sock, args.crowd_busy, args.warmup_java / 4, 0, fx.files)
+        load(j.sock, 4, args.warmup_java / 4, 0, fx.files, mode="connect")
+        runs = {"C": [], "Java": []}
+        for r in range(args.rounds):
+            for name, b in (("C", c), ("Java", j)):
+                res = crowd_run(b.sock, args.crowd_busy, args.crowd_new, fx.files)
+                runs[name].append(res)
+                log(f"  crowd, round {r + 1}, {name:<4}: first reply p50 {res['first_p50_us'] / 1e3:.0f} ms, "
+                    f"p99 {res['first_p99_us'] / 1e3:.0f} ms (fastest {res['first_min_us'] / 1e3:.1f} ms); "
+                    f"meanwhile {res['busy_ops_per_s']:.0f} ops/s on the busy connections, p99 "
+                    f"{res['busy_p99_us'] / 1e3:.0f} ms")
+        out = {"busy": args.crowd_busy, "new": args.crowd_new}
+        for name, rs in runs.items():
+            out[name] = {k: median([x[k] for x in rs])
+                         for k in ("first_p50_us", "first_p99_us", "first_max_us", "busy_ops_per_s", "busy_p99_us")}
+        out["p99_rounds"] = [jr["first_p99_us"] / cr["first_p99_us"] for jr, cr in zip(runs["Java"], runs["C"])]
+        out["p99_ratio"] = median(out["p99_rounds"])
+        results["crowd"] = out
+    finally:
+        j.stop()
+        c.stop()
 
 
 def batches(args, fx, workdir, results):
@@ -732,6 +802,44 @@ def report(results, args):
                              f"{t['cpu_ratio']:.2f} ({t['Java']['broker_cpu_us']:.1f} vs {t['C']['broker_cpu_us']:.1f} us; "
                              f"target <= {CPU_TARGET:g} at each of {' and '.join(map(str, CPU_TARGET_CONNS))} connections): "
                              f"{verdict(t['cpu_ratio'] <= CPU_TARGET)}")
+    sc = results.get("scaling")
+    if sc is not None:
+        lines.append("")
+        lines.append("How the cost grows with connections (a report, no target)"
+                     + ("; rows marked * are the throughput part's own, from this run." if
+                        any(n in results["throughput"] for n in args.scale_conns) else "."))
+        lines.append("")
+        lines.append("| connections | C ops/s | Java ops/s | Java/C | C p99 us | Java p99 us | p99 Java/C "
+                     "| broker CPU us/request, C / Java | fewest requests on a connection, C / Java |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for conns in sorted(set(args.scale_conns)):
+            t = sc.get(conns) or results["throughput"].get(conns)
+            if not t:
+                continue
+            mark = "" if conns in sc else " *"
+            lines.append(f"| {conns}{mark} | {t['C']['ops_per_s']:.0f} | {t['Java']['ops_per_s']:.0f} | {t['ratio']:.2f} | "
+                         f"{t['C']['p99_us']:.0f} | {t['Java']['p99_us']:.0f} | {t['p99_ratio']:.2f} | "
+                         f"{t['C']['broker_cpu_us']:.1f} / {t['Java']['broker_cpu_us']:.1f} | "
+                         f"{t['C']['conn_requests_min']:.0f} / {t['Java']['conn_requests_min']:.0f} |")
+        lines.append("")
+    cr = results.get("crowd")
+    if cr:
+        lines.append("")
+        lines.append(f"New connections under load: {cr['new']} connect at once while {cr['busy']} others are busy; "
+                     "each timed from its own connect() to the reply of its one open request (of 64, the p99 is the "
+                     "slowest); medians of the rounds.")
+        lines.append("")
+        lines.append("| broker | first reply p50 ms | p99 ms | max ms | busy connections meanwhile: ops/s, p99 ms |")
+        lines.append("|---|---:|---:|---:|---:|")
+        for name in ("C", "Java"):
+            x = cr[name]
+            lines.append(f"| {name} | {x['first_p50_us'] / 1e3:.1f} | {x['first_p99_us'] / 1e3:.1f} | "
+                         f"{x['first_max_us'] / 1e3:.1f} | {x['busy_ops_per_s']:.0f}, {x['busy_p99_us'] / 1e3:.1f} |")
+        lines.append("")
+        rounds = ", ".join(f"{v:.2f}" for v in cr["p99_rounds"])
+        lines.append(f"- First reply to each of {cr['new']} new connections while {cr['busy']} are busy, p99, Java/C: "
+                     f"{cr['p99_ratio']:.2f} (rounds: {rounds}; target <= {CROWD_TARGET:g}): "
+                     f"{verdict(cr['p99_ratio'] <= CROWD_TARGET)}")
     if results.get("statlist"):
         lines.append("")
         lines.append("stat and list, against the C baseline's open (a report, no target): one path per stat request; "
@@ -841,6 +949,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--conns", type=int, nargs="+", default=[1, 4, 16, 256])
+    ap.add_argument("--scale-conns", type=int, nargs="+", default=[1, 16, 256, 1024],
+                    help="the scaling part's connection counts (those --conns has are not run twice)")
+    ap.add_argument("--crowd-busy", type=int, default=256, help="busy connections in the crowd part")
+    ap.add_argument("--crowd-new", type=int, default=64, help="new connections at once in the crowd part")
     ap.add_argument("--statlist-conns", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--nio-threads", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--nio-seconds", type=float, default=2.5, help="seconds per run in the nio part")
@@ -848,13 +960,15 @@ def main():
     ap.add_argument("--rules", type=int, default=10_000)
     ap.add_argument("--idle-conns", type=int, default=1000)
     ap.add_argument("--start-runs", type=int, default=9)
-    ap.add_argument("--only", nargs="+", choices=["throughput", "statlist", "nio", "batch", "policy", "connections",
-                                                     "memory", "start", "jmh"])
+    ap.add_argument("--only", nargs="+", choices=["throughput", "scaling", "crowd", "statlist", "nio", "batch", "policy",
+                                                     "connections", "memory", "start", "jmh"])
     ap.add_argument("--out", type=Path, default=BUILD / "results.md")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = ap.parse_args()
 
-    parts = args.only or ["throughput", "statlist", "nio", "batch", "policy", "connections", "memory", "start", "jmh"]
+    # scaling right after throughput: it takes the counts throughput measured from it.
+    parts = args.only or ["throughput", "scaling", "crowd", "statlist", "nio", "batch", "policy", "connections", "memory",
+                          "start", "jmh"]
     needed = [LOADGEN, BASELINE, LAUNCHER, JMH_JAR] + ([CLIENT_JAR, NIOBENCH_CLASSES / "NioBench.class"] if "nio" in parts else [])
     for f in needed:
         if not f.exists():
@@ -865,8 +979,9 @@ def main():
     try:
         for part in parts:
             log(f"== {part}")
-            {"throughput": throughput, "statlist": statlist, "nio": nio, "batch": batches, "policy": policy_scale, "connections": connections,
-             "memory": memory, "start": start, "jmh": jmh}[part](args, fx, workdir, results)
+            {"throughput": throughput, "scaling": scaling, "crowd": crowd, "statlist": statlist, "nio": nio,
+             "batch": batches, "policy": policy_scale, "connections": connections, "memory": memory, "start": start,
+             "jmh": jmh}[part](args, fx, workdir, results)
     finally:
         fx.close()
     text, all_met = report(results, args)
