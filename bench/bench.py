@@ -446,31 +446,39 @@ def batches(args, fx, workdir, results):
 
 
 def policy_scale(args, fx, workdir, results):
-    """Throughput with a 10,000-rule policy vs a one-rule policy: two brokers, alternating."""
-    small = fx.one_rule()
-    big = fx.many_rules(args.rules)
-    t0 = time.time()
-    jb = java_broker(workdir, big, "java-many-rules")
-    load_seconds = time.time() - t0
-    js = java_broker(workdir, small, "java-one-rule")
+    """Throughput and broker CPU per request with 1, 64 and --rules rules (10,000): a broker each,
+    16 connections, alternating."""
+    sizes = sorted({1, 64, args.rules})
+    brokers = {}
+    load_seconds = None
     try:
-        for b in (js, jb):
+        for n in sizes:
+            t0 = time.time()
+            brokers[n] = java_broker(workdir, fx.one_rule() if n == 1 else fx.many_rules(n), f"java-{n}-rules")
+            if n == args.rules:
+                load_seconds = time.time() - t0
+        for b in brokers.values():
             for conns in (16, 4):
                 load(b.sock, conns, args.warmup_java / 4, 0, fx.files)
-        one, many = [], []
+        runs = {n: [] for n in sizes}
         for r in range(args.rounds):
-            o = load(js.sock, 16, args.seconds, 1, fx.files)
-            m = load(jb.sock, 16, args.seconds, 1, fx.files)
-            one.append(o["ops_per_s"])
-            many.append(m["ops_per_s"])
-            log(f"  policy round {r + 1}: 1 rule {o['ops_per_s']:.0f} ops/s, {args.rules} rules {m['ops_per_s']:.0f} ops/s")
-        results["policy"] = {"rules": args.rules, "one_rule_ops_per_s": median(one),
-                             "many_rules_ops_per_s": median(many),
-                             "ratio": median([m / o for m, o in zip(many, one)]),
-                             "start_with_many_rules_s": load_seconds}
+            for n, b in brokers.items():
+                runs[n].append(load(b.sock, 16, args.seconds, 1, fx.files, pid=b.pid))
+            log(f"  policy round {r + 1}: " + ", ".join(
+                f"{n} rule{'' if n == 1 else 's'} {runs[n][-1]['ops_per_s']:.0f} ops/s, "
+                f"broker CPU {runs[n][-1]['broker_cpu_us']:.1f} us"
+                for n in sizes))
+        out = {"rules": args.rules, "start_with_many_rules_s": load_seconds, "sizes": {}}
+        for n in sizes:
+            out["sizes"][n] = {"ops_per_s": median([x["ops_per_s"] for x in runs[n]]),
+                               "broker_cpu_us": median([x["broker_cpu_us"] for x in runs[n]]),
+                               # each round's pair with the one-rule broker, then the median
+                               "of_one_rule": median([x["ops_per_s"] / o["ops_per_s"] for x, o in zip(runs[n], runs[1])])}
+        out["ratio"] = out["sizes"][args.rules]["of_one_rule"]
+        results["policy"] = out
     finally:
-        jb.stop()
-        js.stop()
+        for b in brokers.values():
+            b.stop()
 
 
 def connections(args, fx, workdir, results):
@@ -893,8 +901,18 @@ def report(results, args):
                      f"{verdict(b['ratio'] >= BATCH_TARGET)}")
     p = results.get("policy")
     if p:
-        lines.append(f"- Policy scale, {p['rules']} rules vs 1 rule, ops/s: {p['many_rules_ops_per_s']:.0f} vs "
-                     f"{p['one_rule_ops_per_s']:.0f}, ratio {p['ratio']:.2f} (target >= {RULES_TARGET:.2f}): {verdict(p['ratio'] >= RULES_TARGET)}")
+        one = p["sizes"][1]
+        lines.append("")
+        lines.append("Policy scale: the Java broker alone, 16 connections, a broker per policy, rounds alternating.")
+        lines.append("")
+        lines.append("| rules | ops/s | of 1 rule | broker CPU us/request |")
+        lines.append("|---:|---:|---:|---:|")
+        for n, x in sorted(p["sizes"].items()):
+            lines.append(f"| {n:,} | {x['ops_per_s']:.0f} | {x['of_one_rule']:.2f} | {x['broker_cpu_us']:.1f} |")
+        lines.append("")
+        lines.append(f"- {p['rules']:,} rules vs 1 rule, ops/s: {p['sizes'][p['rules']]['ops_per_s']:.0f} vs "
+                     f"{one['ops_per_s']:.0f}, ratio {p['ratio']:.2f} (target >= {RULES_TARGET:.2f}): "
+                     f"{verdict(p['ratio'] >= RULES_TARGET)}")
     m = results.get("memory")
     if m:
         lines.append(f"- Memory: RSS {m['held_rss_mib']:.0f} MiB with {m['connections']} idle connections "
