@@ -20,11 +20,7 @@ import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -43,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * {@code max_connections} at once. A connection over a limit is answered {@code busy} and closed
  * rather than left waiting. A client that goes quiet gives its thread back to the pool and waits in
  * the {@link Parker}, so a thousand idle clients cost a thousand small buffers, not a thousand
- * thread stacks.
+ * thread stacks. Threads come from {@link ServingThreads}, whose own thread starts them: neither
+ * the accepting thread nor the parker ever waits for a thread to start.
  *
  * <p>Why a thread per busy connection: blocked in recv on its own socket, a serving thread is woken
  * by the client's request on the client's CPU and answers before the client has gone to sleep for
@@ -57,22 +54,17 @@ public final class BrokerServer {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
   /** Refused connections allowed to linger at once (see {@link Refusal#LINGER_MILLIS}). */
   private static final int MAX_LINGERING_REFUSALS = 64;
-  /** Threads left to the JVM (signal handlers, compilers) once a task limit has been met. */
-  private static final int THREADS_KEPT_FREE = 4;
-  private static final long THREAD_PROBE_NANOS = 5_000_000_000L;
-  /** How long a refusal told on the accepting thread lingers (it holds up accepting meanwhile). */
+  /** How long a refusal told on the accepting or starting thread lingers (it holds that thread up meanwhile). */
   private static final int REFUSAL_LINGER_HERE_MILLIS = 100;
   private static final String NO_THREAD = "the broker cannot start a thread to serve this connection; try again later";
   /** uid_t and gid_t are 32 bits; (uid_t) -1 means the kernel reported no credentials. */
   private static final long NO_ID = 0xffffffffL;
-  /** Serving threads with no connection end after this long. */
-  private static final Duration THREAD_KEEP_ALIVE = Duration.ofSeconds(2);
 
   private final AFUNIXServerSocketChannel server;
   private final CurrentPolicy policy;
   private final RequestHandler handler;
   private final BrokerMetrics metrics;
-  private final ThreadPoolExecutor servers;
+  private final ServingThreads servers;
   private final Parker parker;
   private final Set<Connection> live = ConcurrentHashMap.newKeySet();
   private final Connection.Home home = new Home();
@@ -88,11 +80,6 @@ public final class BrokerServer {
   private volatile Selector acceptWakeup;
   private final ThrottledLog acceptFailures = new ThrottledLog(log, Duration.ofMinutes(1));
   private final ThrottledLog noThreads = new ThrottledLog(log, Duration.ofMinutes(1));
-  /** When the pool, held below a task limit, is next let try to grow; see {@link #dispatch}. */
-  private volatile long nextThreadProbe;
-  /** The accept loop's pause after failing to start a thread (on the accept thread only). */
-  private long threadBackoffMillis;
-  private volatile Thread acceptThread;
   /** A spare descriptor, given up to answer busy when the process is out of them. */
   private int reserveFd = reserve();
   private boolean descriptorWarningGiven;
@@ -111,9 +98,8 @@ public final class BrokerServer {
     // A small stack keeps many busy connections cheap; the handler's call depth is shallow.
     ThreadFactory threads = r -> Thread.ofPlatform().daemon(true).stackSize(256 * 1024)
         .name("fdbroker-conn-" + threadNumber.incrementAndGet()).unstarted(r);
-    this.servers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, THREAD_KEEP_ALIVE.toMillis(), TimeUnit.MILLISECONDS,
-        new SynchronousQueue<>(), threads);
-    this.parker = new Parker(this::dispatch, this::noThreadForParked);
+    this.servers = new ServingThreads(threads, this::noThread);
+    this.parker = new Parker(this::dispatch, this::noThread);
     metrics.descriptorsInFlight(budget::inFlight);
     String misfit = budget.fit(policy.get().limits());
     if (misfit != null) {
@@ -129,12 +115,12 @@ public final class BrokerServer {
    * #stopAccepting}).
    */
   public void serve() throws IOException {
+    servers.start();
     parker.start();
     try (Selector selector = AFUNIXSelectorProvider.provider().openSelector()) {
       server.configureBlocking(false);
       server.register(selector, SelectionKey.OP_ACCEPT);
       acceptWakeup = selector;
-      acceptThread = Thread.currentThread();
       accepting = true;
       acceptLoop(selector);
     } finally {
@@ -243,8 +229,7 @@ public final class BrokerServer {
     open.incrementAndGet();
     live.add(c);
     if (!dispatch(c)) {
-      noThread(c.channel());
-      c.close();
+      c.close(); // shutting down
     }
   }
 
@@ -257,62 +242,28 @@ public final class BrokerServer {
       open.decrementAndGet();
     });
     if (!dispatch(r)) {
-      noThread(channel);
-      r.close();
+      r.close(); // shutting down
     }
   }
 
-  /**
-   * Runs {@code task} on a pool thread; false if no thread could be had. Starting a thread fails
-   * when the service's task limit (TasksMax=, a pids cgroup) or the user's process limit is reached
-   * ("unable to create native thread", an OutOfMemoryError): that must cost one connection, never
-   * the accept loop and with it the broker. The pool refuses tasks once it is shut down, too.
-   *
-   * <p>Once a thread could not be started, the pool is held to a few threads fewer than it had then
-   * ({@link #THREADS_KEPT_FREE}): the JVM needs threads of its own, and a signal's handler runs on
-   * a new one, so at the very limit a SIGTERM would be lost. Every few seconds one start beyond
-   * that is tried again, in case the limit was raised.
-   */
+  /** Runs {@code task} on a serving thread, soon; false once shutting down. */
   boolean dispatch(Runnable task) {
-    long now = System.nanoTime();
-    if (servers.getMaximumPoolSize() != Integer.MAX_VALUE && now - nextThreadProbe >= 0) {
-      nextThreadProbe = now + THREAD_PROBE_NANOS;
-      servers.setMaximumPoolSize(Integer.MAX_VALUE); // the limit may have been raised: try once more
-    }
-    try {
-      servers.execute(task);
-    } catch (RejectedExecutionException e) {
-      return false; // held below a task limit, or shut down
-    } catch (OutOfMemoryError e) {
-      // Threads beyond this end as soon as they are idle; tasks beyond it are refused at once.
-      servers.setMaximumPoolSize(Math.max(1, servers.getPoolSize() - THREADS_KEPT_FREE));
-      nextThreadProbe = now + THREAD_PROBE_NANOS;
-      return false;
-    }
-    if (Thread.currentThread() == acceptThread) {
-      threadBackoffMillis = 0;
-    }
-    return true;
+    return servers.execute(task);
   }
 
   /**
-   * Tells a new connection that found no thread busy, on the accepting thread, and counts it; then
-   * pauses the accept loop (longer each time, up to a second) so that threads can end meanwhile.
+   * Tells a connection no thread could be started for busy, and closes it (on the starter thread;
+   * see {@link ServingThreads}). A connection that has never been served lingers briefly, as any
+   * refusal does, so that its client can read why; a parked one does not: many may be waiting.
    */
-  private void noThread(AFUNIXSocketChannel channel) {
+  private void noThread(Runnable task) {
     countNoThread();
-    refuseOnThisThread(channel, NO_THREAD, REFUSAL_LINGER_HERE_MILLIS);
-    threadBackoffMillis = backOff(threadBackoffMillis);
-  }
-
-  /**
-   * Tells a parked connection whose request found no thread busy, and closes it. No linger: the
-   * parker has every quiet connection to watch.
-   */
-  private void noThreadForParked(Connection c) {
-    countNoThread();
-    refuseOnThisThread(c.channel(), NO_THREAD, 0);
-    c.close();
+    if (task instanceof Connection c) {
+      refuseOnThisThread(c.channel(), NO_THREAD, c.neverServed() ? REFUSAL_LINGER_HERE_MILLIS : 0);
+      c.close();
+    } else if (task instanceof Refusal r) {
+      r.close(); // no thread to tell it on
+    }
   }
 
   private void countNoThread() {

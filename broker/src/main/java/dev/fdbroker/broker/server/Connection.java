@@ -159,6 +159,11 @@ final class Connection implements Runnable {
     return channel;
   }
 
+  /** Whether no thread has served this connection yet (its client may be waiting for a first reply). */
+  boolean neverServed() {
+    return peer == null;
+  }
+
   /** Serves the connection on this thread until it closes or goes quiet (then it is parked). */
   @Override
   public void run() {

@@ -1,0 +1,181 @@
+package dev.fdbroker.broker.server;
+
+import java.time.Duration;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedTransferQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serving threads: a task (a connection to serve, a refusal to tell) goes to an idle thread if
+ * one is waiting, else it waits in a queue while the starter thread starts a thread for it; a
+ * thread that finishes a task takes the next waiting one before it goes idle. Idle threads end
+ * after {@link #KEEP_ALIVE}.
+ *
+ * <p>Why a starter: {@code Thread.start} returns only once the new thread has first run, and under
+ * load that is a wait for the scheduler, up to tens of milliseconds with hundreds of threads
+ * runnable. Started on the accepting thread (or the parker), every connection behind it waited
+ * for each of those in turn: with 256 busy connections, new ones went seconds without a reply.
+ * Now the threads that hand work over never wait for a thread to start.
+ *
+ * <p>Starting a thread fails at the service's task limit (TasksMax=, a pids cgroup) or the user's
+ * process limit ("unable to create native thread", an OutOfMemoryError): that costs the task it
+ * was for, which is refused ({@code noThread}), never the broker. The threads are then held to a
+ * few fewer than there were ({@link #THREADS_KEPT_FREE}), since the JVM needs threads of its own
+ * (a signal's handler runs on a new one, so at the very limit a SIGTERM would be lost), and tasks
+ * that find no thread free are refused at once; every few seconds one start beyond that is tried
+ * again, in case the limit was raised.
+ */
+final class ServingThreads {
+  private static final Logger log = LoggerFactory.getLogger(ServingThreads.class);
+  /** Idle threads end after this long. */
+  static final Duration KEEP_ALIVE = Duration.ofSeconds(2);
+  /** Threads left to the JVM once a task limit has been met. */
+  private static final int THREADS_KEPT_FREE = 4;
+  private static final long PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+  private final ThreadFactory factory;
+  private final Consumer<Runnable> noThread;
+  /** Idle threads wait here for a task handed straight to them. */
+  private final LinkedTransferQueue<Runnable> idle = new LinkedTransferQueue<>();
+  /** Tasks no idle thread took: for the next thread to come free, or to be started. */
+  private final ConcurrentLinkedQueue<Runnable> waiting = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger threads = new AtomicInteger();
+  private final Thread starter;
+  /** The most threads, once a limit was met; else MAX_VALUE. The starter's alone to change. */
+  private volatile int maxThreads = Integer.MAX_VALUE;
+  private long nextProbe;
+  private long backoffMillis;
+  private volatile boolean shutdown;
+
+  /**
+   * @param factory makes the serving threads
+   * @param noThread refuses a task no thread could be had for (tells it busy, closes it); runs on
+   *     the starter
+   */
+  ServingThreads(ThreadFactory factory, Consumer<Runnable> noThread) {
+    this.factory = factory;
+    this.noThread = noThread;
+    this.starter = Thread.ofPlatform().daemon(true).name("fdbroker-starter").unstarted(this::startThreads);
+  }
+
+  void start() {
+    starter.start();
+  }
+
+  /** Runs {@code task} on a serving thread, soon; false once shut down (the caller closes it). */
+  boolean execute(Runnable task) {
+    if (shutdown) {
+      return false;
+    }
+    if (idle.tryTransfer(task)) {
+      return true;
+    }
+    waiting.add(task);
+    LockSupport.unpark(starter);
+    return true;
+  }
+
+  /** Whether a thread is idle, waiting for a task. */
+  boolean hasIdleThread() {
+    return idle.hasWaitingConsumer();
+  }
+
+  /** Serving threads now (busy and idle). */
+  int size() {
+    return threads.get();
+  }
+
+  /** Takes no more tasks; idle threads end, busy ones when done; tasks still waiting are refused. */
+  void shutdown() {
+    shutdown = true;
+    LockSupport.unpark(starter);
+  }
+
+  private void startThreads() {
+    while (true) {
+      Runnable task = waiting.poll();
+      if (task == null) {
+        if (shutdown) {
+          return;
+        }
+        LockSupport.park(this);
+        continue;
+      }
+      if (shutdown) {
+        noThread.accept(task);
+      } else if (!idle.tryTransfer(task)) { // a thread may have come free meanwhile
+        startFor(task);
+      }
+    }
+  }
+
+  private void startFor(Runnable task) {
+    long now = System.nanoTime();
+    if (maxThreads != Integer.MAX_VALUE && now - nextProbe >= 0) {
+      maxThreads = Integer.MAX_VALUE; // the limit may have been raised: try once more
+      nextProbe = now + PROBE_NANOS;
+    }
+    if (threads.get() >= maxThreads) {
+      noThread.accept(task);
+      return;
+    }
+    threads.incrementAndGet();
+    try {
+      factory.newThread(() -> serve(task)).start();
+      backoffMillis = 0;
+    } catch (OutOfMemoryError | RuntimeException e) {
+      threads.decrementAndGet();
+      maxThreads = Math.max(1, threads.get() - THREADS_KEPT_FREE);
+      nextProbe = now + PROBE_NANOS;
+      noThread.accept(task);
+      // Let threads end meanwhile: longer each time, up to a second.
+      backoffMillis = Math.min(1000, Math.max(10, backoffMillis * 2));
+      LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(backoffMillis));
+    }
+  }
+
+  private void serve(Runnable first) {
+    try {
+      Runnable task = first;
+      while (task != null) {
+        try {
+          task.run();
+        } catch (RuntimeException | Error e) {
+          log.error("a serving task failed", e);
+        }
+        task = next();
+      }
+    } finally {
+      threads.decrementAndGet();
+      if (!waiting.isEmpty()) {
+        LockSupport.unpark(starter); // a task came as this thread was ending
+      }
+    }
+  }
+
+  /** The next task: one waiting, or one handed over while idle; null to end the thread. */
+  private Runnable next() {
+    if (shutdown) {
+      return null; // what still waits is the starter's to refuse
+    }
+    Runnable task = waiting.poll();
+    if (task != null) {
+      return task;
+    }
+    if (threads.get() > maxThreads) {
+      return null; // held below a limit: the threads beyond it end as soon as they are idle
+    }
+    try {
+      task = idle.poll(KEEP_ALIVE.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      return null;
+    }
+    return task != null ? task : waiting.poll();
+  }
+}

@@ -1,0 +1,151 @@
+package dev.fdbroker.broker.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class ServingThreadsTest {
+  private static final Duration LONG = Duration.ofSeconds(20);
+
+  /** A factory whose threads cannot be made until {@code gate} opens, counting what it made. */
+  private static ThreadFactory gated(CountDownLatch gate, AtomicInteger made) {
+    return r -> {
+      try {
+        gate.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      made.incrementAndGet();
+      return Thread.ofPlatform().daemon(true).unstarted(r);
+    };
+  }
+
+  @Test
+  void handingATaskOverNeverWaitsForAThreadToStart() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    AtomicInteger made = new AtomicInteger();
+    List<Runnable> refused = new CopyOnWriteArrayList<>();
+    ServingThreads threads = new ServingThreads(gated(gate, made), refused::add);
+    threads.start();
+    CountDownLatch ran = new CountDownLatch(10);
+    // Starting a thread is stuck (as Thread.start is, until the new thread first runs): the tasks
+    // are taken all the same, and run once threads can be had.
+    assertTimeoutPreemptively(LONG, () -> {
+      for (int i = 0; i < 10; i++) {
+        assertTrue(threads.execute(ran::countDown));
+      }
+    });
+    assertEquals(10, ran.getCount(), "nothing ran before a thread could be started");
+    gate.countDown();
+    assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    assertTrue(refused.isEmpty());
+    threads.shutdown();
+  }
+
+  @Test
+  void anIdleThreadTakesTheNextTask() throws Exception {
+    AtomicInteger made = new AtomicInteger();
+    ServingThreads threads = new ServingThreads(gated(new CountDownLatch(0), made), t -> { });
+    threads.start();
+    for (int i = 0; i < 20; i++) {
+      CountDownLatch ran = new CountDownLatch(1);
+      threads.execute(ran::countDown);
+      assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
+      waitUntil(threads::hasIdleThread);
+    }
+    assertEquals(1, made.get(), "one thread served them all, one after another");
+    threads.shutdown();
+  }
+
+  @Test
+  void busyThreadsTakeWaitingTasksBeforeGoingIdle() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    AtomicInteger made = new AtomicInteger();
+    ServingThreads threads = new ServingThreads(gated(gate, made), t -> { });
+    threads.start();
+    CountDownLatch ran = new CountDownLatch(50);
+    for (int i = 0; i < 50; i++) {
+      threads.execute(ran::countDown);
+    }
+    gate.countDown();
+    assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    assertTrue(made.get() <= 50, "at most a thread per task: " + made.get());
+    threads.shutdown();
+  }
+
+  @Test
+  void atATaskLimitTheTaskIsRefusedAndTheRestAreServed() throws Exception {
+    // The first two threads start; then starting fails, as at TasksMax=.
+    AtomicInteger made = new AtomicInteger();
+    ThreadFactory limited = r -> {
+      if (made.incrementAndGet() > 2) {
+        throw new OutOfMemoryError("unable to create native thread: possibly out of memory or process/resource limits reached");
+      }
+      return Thread.ofPlatform().daemon(true).unstarted(r);
+    };
+    List<Runnable> refused = new CopyOnWriteArrayList<>();
+    ServingThreads threads = new ServingThreads(limited, refused::add);
+    threads.start();
+    CountDownLatch hold = new CountDownLatch(1);
+    CountDownLatch started = new CountDownLatch(2);
+    Runnable holding = () -> {
+      started.countDown();
+      await(hold);
+    };
+    threads.execute(holding);
+    threads.execute(holding);
+    assertTrue(started.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    Runnable third = () -> { };
+    threads.execute(third);
+    waitUntil(() -> refused.contains(third));
+    // Held below the limit now: a task that finds no thread free is refused without another try.
+    Runnable fourth = () -> { };
+    int attempts = made.get();
+    threads.execute(fourth);
+    waitUntil(() -> refused.contains(fourth));
+    assertEquals(attempts, made.get(), "no thread start tried within the probe interval");
+    hold.countDown();
+    threads.shutdown();
+  }
+
+  @Test
+  void afterShutdownNothingIsTakenAndWaitingTasksAreRefused() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    List<Runnable> refused = new CopyOnWriteArrayList<>();
+    ServingThreads threads = new ServingThreads(gated(gate, new AtomicInteger()), refused::add);
+    threads.start();
+    Runnable first = () -> { };
+    Runnable second = () -> { };
+    threads.execute(first); // the starter takes this one, and is stuck starting its thread
+    threads.execute(second); // this one waits
+    threads.shutdown();
+    gate.countDown();
+    waitUntil(() -> refused.contains(second));
+    assertTrue(!threads.execute(() -> { }), "no task taken once shut down");
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + LONG.toNanos();
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "condition not met in time");
+      Thread.sleep(5);
+    }
+  }
+}
