@@ -18,6 +18,7 @@ public final class Errno {
   public static final int EINVAL = 22;
   public static final int ENFILE = 23;
   public static final int EMFILE = 24;
+  public static final int EPIPE = 32;
   public static final int ERANGE = 34;
   public static final int ENAMETOOLONG = 36;
   public static final int ENOSYS = 38;
@@ -25,6 +26,8 @@ public final class Errno {
   public static final int ELOOP = 40;
   public static final int EOVERFLOW = 75;
   public static final int EOPNOTSUPP = 95;
+  public static final int ECONNRESET = 104;
+  public static final int ETOOMANYREFS = 109;
 
   private Errno() {}
 
@@ -47,6 +50,7 @@ public final class Errno {
       case EINVAL -> "EINVAL";
       case ENFILE -> "ENFILE";
       case EMFILE -> "EMFILE";
+      case EPIPE -> "EPIPE";
       case ERANGE -> "ERANGE";
       case ENAMETOOLONG -> "ENAMETOOLONG";
       case ENOSYS -> "ENOSYS";
@@ -54,6 +58,8 @@ public final class Errno {
       case ELOOP -> "ELOOP";
       case EOVERFLOW -> "EOVERFLOW";
       case EOPNOTSUPP -> "EOPNOTSUPP";
+      case ECONNRESET -> "ECONNRESET";
+      case ETOOMANYREFS -> "ETOOMANYREFS";
       default -> "errno " + errno;
     };
   }

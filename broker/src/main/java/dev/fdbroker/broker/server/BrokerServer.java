@@ -13,7 +13,6 @@ import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
 import java.io.IOException;
 import com.sun.management.UnixOperatingSystemMXBean;
-import java.io.FileDescriptor;
 import java.lang.management.ManagementFactory;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -23,14 +22,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.newsclub.net.unix.AFUNIXServerSocket;
 import org.newsclub.net.unix.AFUNIXSelectorProvider;
 import org.newsclub.net.unix.AFUNIXServerSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketCredentials;
-import org.newsclub.net.unix.FileDescriptorCast;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,9 +80,6 @@ public final class BrokerServer {
   private int reserveFd = reserve();
   private boolean descriptorWarningGiven;
   private long nextConnectionId = 1;
-  /** Descriptor objects by number, for junixsocket to send; see {@link Home#descriptor}. */
-  private final AtomicReference<AtomicReferenceArray<FileDescriptor>> descriptors =
-      new AtomicReference<>(new AtomicReferenceArray<>(1024));
 
   public BrokerServer(AFUNIXServerSocket server, CurrentPolicy policy, SecureOpener opener, String version,
       BrokerMetrics metrics, AuditLog audit) throws IOException {
@@ -282,37 +275,6 @@ public final class BrokerServer {
     @Override
     public boolean park(Connection c) {
       return parker.park(c);
-    }
-
-    /**
-     * A {@link FileDescriptor} object for descriptor number {@code fd}, for junixsocket to send.
-     * The objects are kept by number and reused: the kernel hands out the lowest free numbers, so a
-     * few objects serve every request, while making one (junixsocket's FileDescriptorCast) costs two
-     * system calls to learn what the descriptor is. The object only names the number; it owns
-     * nothing, and nothing closes it.
-     */
-    @Override
-    public FileDescriptor descriptor(int fd) throws IOException {
-      AtomicReferenceArray<FileDescriptor> cache = descriptors.get();
-      if (fd >= cache.length()) {
-        synchronized (descriptors) {
-          cache = descriptors.get();
-          if (fd >= cache.length()) {
-            AtomicReferenceArray<FileDescriptor> bigger = new AtomicReferenceArray<>(Math.max(fd + 1, cache.length() * 2));
-            for (int i = 0; i < cache.length(); i++) {
-              bigger.set(i, cache.get(i));
-            }
-            descriptors.set(bigger);
-            cache = bigger;
-          }
-        }
-      }
-      FileDescriptor d = cache.get(fd);
-      if (d == null) {
-        d = FileDescriptorCast.unsafeUsing(fd).getFileDescriptor();
-        cache.set(fd, d);
-      }
-      return d;
     }
 
     @Override

@@ -19,10 +19,8 @@ import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
 import java.io.EOFException;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -82,9 +80,6 @@ final class Connection implements Runnable {
 
     /** Takes the connection while it is quiet; returns false if it cannot (shutting down). */
     boolean park(Connection c);
-
-    /** Descriptor objects for junixsocket to send. */
-    FileDescriptor descriptor(int fd) throws IOException;
 
     /** The descriptors in flight, shared by every connection. */
     DescriptorBudget budget();
@@ -374,7 +369,7 @@ final class Connection implements Runnable {
         // The reply was refused for its descriptors and the client is still there: most likely the
         // kernel's own limit (ETOOMANYREFS), reached by descriptors this budget does not see (a
         // previous broker's, still unread).
-        boolean refused = String.valueOf(e.getMessage()).contains("Too many references");
+        boolean refused = e instanceof SendFailedException s && s.errno() == Errno.ETOOMANYREFS;
         metrics.sendFailed(refused ? SendFailure.DESCRIPTORS_REFUSED : SendFailure.OTHER);
         sendFailures.warn("could not pass {} descriptors to uid {} ({}){}; answering busy", count,
             peer.caller().uid(), e.toString(), refused ? ": the broker's user has more descriptors in flight than its"
@@ -399,6 +394,9 @@ final class Connection implements Runnable {
   }
 
   private static boolean clientGone(IOException e) {
+    if (e instanceof SendFailedException s) {
+      return s.errno() == Errno.EPIPE || s.errno() == Errno.ECONNRESET;
+    }
     return e instanceof BrokenPipeSocketException || e instanceof ConnectionResetSocketException
         || e instanceof SocketClosedException || e instanceof java.nio.channels.ClosedChannelException;
   }
@@ -499,29 +497,38 @@ final class Connection implements Runnable {
     return false;
   }
 
-  /** Writes the frame in one write, with the descriptors attached to it (one sendmsg with SCM_RIGHTS). */
+  /**
+   * Writes the frame in one write, with the descriptors attached to it (one sendmsg with
+   * SCM_RIGHTS; the socket has room, see {@link #send}, so the whole frame goes at once unless a
+   * signal or the socket's timeout cuts it short, and then the rest follows without them).
+   */
   private void write(Response response) throws IOException {
+    byte[] frame = response.frame();
     int[] fds = response.fds();
-    if (fds.length > 0) {
-      FileDescriptor[] objs = new FileDescriptor[fds.length];
-      for (int i = 0; i < fds.length; i++) {
-        objs[i] = home.descriptor(fds[i]);
+    unconfirmedBytes += frame.length;
+    int sent = 0;
+    int attached = fds.length;
+    while (sent < frame.length) {
+      long n = Posix.sendmsg(socketFd, frame, sent, frame.length - sent, fds, attached);
+      if (n < 0) {
+        throw new SendFailedException((int) -n);
       }
-      channel.setOutboundFileDescriptors(objs);
+      sent += (int) n;
+      attached = 0; // sent with the first byte
     }
-    unconfirmedBytes += response.frame().length;
-    ByteBuffer frame = ByteBuffer.wrap(response.frame());
-    try {
-      while (frame.hasRemaining()) {
-        channel.write(frame);
-        if (fds.length > 0) {
-          channel.setOutboundFileDescriptors((FileDescriptor[]) null); // sent with the first byte
-        }
-      }
-    } finally {
-      if (fds.length > 0) {
-        channel.setOutboundFileDescriptors((FileDescriptor[]) null);
-      }
+  }
+
+  /** A sendmsg that failed, with its errno. */
+  static final class SendFailedException extends IOException {
+    private final int errno;
+
+    SendFailedException(int errno) {
+      super("sendmsg: " + Errno.name(errno));
+      this.errno = errno;
+    }
+
+    int errno() {
+      return errno;
     }
   }
 

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.Limits;
-import java.io.FileDescriptor;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -27,11 +26,6 @@ class ParkerTest {
     @Override
     public boolean park(Connection c) {
       return false;
-    }
-
-    @Override
-    public FileDescriptor descriptor(int fd) {
-      throw new UnsupportedOperationException();
     }
 
     @Override
