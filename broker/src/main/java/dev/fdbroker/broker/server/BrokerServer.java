@@ -76,6 +76,8 @@ public final class BrokerServer {
   private volatile Selector acceptWakeup;
   private final ThrottledLog acceptFailures = new ThrottledLog(log, Duration.ofMinutes(1));
   private final ThrottledLog noThreads = new ThrottledLog(log, Duration.ofMinutes(1));
+  /** The accept loop's pause after a connection found no thread (on the accept thread only). */
+  private long threadBackoffMillis;
   /** A spare descriptor, given up to answer busy when the process is out of them. */
   private int reserveFd = reserve();
   private boolean descriptorWarningGiven;
@@ -91,8 +93,8 @@ public final class BrokerServer {
     // A small stack keeps many busy connections cheap; the handler's call depth is shallow.
     ThreadFactory threads = r -> Thread.ofPlatform().daemon(true).stackSize(256 * 1024)
         .name("fdbroker-conn-" + threadNumber.incrementAndGet()).unstarted(r);
-    this.servers = new ServingThreads(threads, this::noThread);
-    this.parker = new Parker(this::dispatch, this::noThread);
+    this.servers = new ServingThreads(threads, this::noThreadFromStarter);
+    this.parker = new Parker(this::dispatch, this::noThreadForParked);
     metrics.descriptorsInFlight(budget::inFlight);
     String misfit = budget.fit(policy.get().limits());
     if (misfit != null) {
@@ -221,8 +223,11 @@ public final class BrokerServer {
     metrics.connectionOpened();
     open.incrementAndGet();
     live.add(c);
-    if (!dispatch(c)) {
-      c.close(); // shutting down
+    if (dispatch(c)) {
+      threadBackoffMillis = 0;
+    } else {
+      noThreadHere(c.channel());
+      c.close();
     }
   }
 
@@ -234,28 +239,54 @@ public final class BrokerServer {
       refusing.decrementAndGet();
       open.decrementAndGet();
     });
-    if (!dispatch(r)) {
-      r.close(); // shutting down
+    if (dispatch(r)) {
+      threadBackoffMillis = 0;
+    } else {
+      noThreadHere(channel);
+      r.close();
     }
   }
 
-  /** Runs {@code task} on a serving thread, soon; false once shutting down. */
+  /**
+   * Runs {@code task} on a serving thread, soon; false if it was not taken (held below a task
+   * limit with no thread free, too many waiting, or shutting down): see {@link ServingThreads}.
+   */
   boolean dispatch(Runnable task) {
     return servers.execute(task);
   }
 
   /**
-   * Tells a connection no thread could be started for busy, and closes it (on the starter thread;
-   * see {@link ServingThreads}). A connection that has never been served lingers briefly, as any
-   * refusal does, so that its client can read why; a parked one does not: many may be waiting.
+   * Tells a new connection that found no thread busy, on the accepting thread, and counts it; then
+   * pauses the accept loop (longer each time, up to a second), so that a flood waits in the
+   * kernel's backlog, not in the broker's descriptors, while threads end.
    */
-  private void noThread(Runnable task) {
+  private void noThreadHere(AFUNIXSocketChannel channel) {
+    countNoThread();
+    refuseOnThisThread(channel, NO_THREAD, REFUSAL_LINGER_HERE_MILLIS);
+    threadBackoffMillis = backOff(threadBackoffMillis);
+  }
+
+  /**
+   * Tells a parked connection whose request found no thread busy, and closes it. No linger: the
+   * parker has every quiet connection to watch.
+   */
+  private void noThreadForParked(Connection c) {
+    countNoThread();
+    refuseOnThisThread(c.channel(), NO_THREAD, 0);
+    c.close();
+  }
+
+  /**
+   * Tells a task the starter could not start a thread for (or that waited as the broker stopped)
+   * busy, and closes it; on the starter thread, so without lingering: other tasks wait behind it.
+   */
+  private void noThreadFromStarter(Runnable task) {
     countNoThread();
     if (task instanceof Connection c) {
-      refuseOnThisThread(c.channel(), NO_THREAD, c.neverServed() ? REFUSAL_LINGER_HERE_MILLIS : 0);
+      refuseOnThisThread(c.channel(), NO_THREAD, 0);
       c.close();
     } else if (task instanceof Refusal r) {
-      r.close(); // no thread to tell it on
+      r.tellAndClose();
     }
   }
 
@@ -433,7 +464,7 @@ public final class BrokerServer {
     if (!accepting || closed) {
       return false;
     }
-    return parker.isRunning();
+    return parker.isRunning() && servers.isRunning();
   }
 
   /**

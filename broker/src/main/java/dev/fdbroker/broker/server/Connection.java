@@ -59,11 +59,18 @@ final class Connection implements Runnable {
    */
   static final int UNCONFIRMED_DESCRIPTORS = 64;
   /**
-   * Bytes likewise: one largest reply's worth, well inside a unix socket's default buffer
-   * (net.core.wmem_default, 208 KiB, counting the kernel's overhead per message), so that a write
-   * never finds the socket full.
+   * Bytes likewise: one largest reply's worth, each reply counted with {@link #MESSAGE_OVERHEAD} more
+   * for what the kernel charges the socket per message, so that with the next reply it stays well
+   * inside a unix socket's default buffer (net.core.wmem_default, 208 KiB) and a write does not
+   * find the socket full.
    */
   static final int UNCONFIRMED_BYTES = 64 * 1024;
+  /**
+   * What a reply costs the socket's send buffer beyond its bytes: the kernel charges a unix socket
+   * each message's whole buffer (measured: 278 replies of 100 bytes filled 208 KiB, some 750 bytes
+   * each), so counting bytes alone let a client that pipelines small requests fill the buffer.
+   */
+  static final int MESSAGE_OVERHEAD = 1024;
   /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
   private static final int READ_BUFFER = 512;
   private static final int IDLE = 0;
@@ -124,6 +131,11 @@ final class Connection implements Runnable {
   private int charged;
   /** Bytes sent since the socket was last seen drained. */
   private int unconfirmedBytes;
+  /**
+   * Set when a reply was cut short after its first bytes (and its descriptors) went: the stream is
+   * broken, so the connection ends once the reply is audited.
+   */
+  private boolean cutShort;
   /** When the last request was answered (or the connection opened). */
   private long lastActivity;
   /** Whether a reply was just sent, so that {@link #lastActivity} is the time now. */
@@ -225,6 +237,9 @@ final class Connection implements Runnable {
         } finally {
           handler.finished(response, undelivered);
         }
+      }
+      if (cutShort) {
+        return false; // ended (retired until its client reads what went, see close())
       }
       justAnswered = true;
       state.set(IDLE);
@@ -331,8 +346,11 @@ final class Connection implements Runnable {
    * bytes sent since the socket was last seen drained, the client must read everything sent so far
    * (waited for up to the request timeout, else it is cut off). A client that pipelines requests
    * without reading can thus pin at most that much in its socket (and its uid's budget bounds it
-   * too); and since that stays well inside the socket's buffer, a write never finds it full, so the
-   * descriptors go with the reply's first byte and no write ever blocks. Looking at the socket only
+   * too); and since that stays well inside the socket's default buffer, a write does not find it
+   * full, so the descriptors go with the reply's first byte and a write does not block. Should it
+   * all the same (a send buffer made smaller than the default) and be cut short by the socket's
+   * timeout after its first bytes, the descriptors did go: they stay charged, the grants are
+   * audited as sent, and the connection ends (its stream is broken) and retires until they are read. Looking at the socket only
    * then, not before every reply, saves a system call per request: a client that reads its replies
    * (every client-lib one does) is always found drained.
    *
@@ -343,7 +361,8 @@ final class Connection implements Runnable {
    */
   private String send(Response response, long startNanos) throws IOException {
     int count = response.fds().length;
-    if (charged + count > unconfirmedDescriptors() || unconfirmedBytes + response.frame().length > UNCONFIRMED_BYTES) {
+    if (charged + count > unconfirmedDescriptors()
+        || unconfirmedBytes + response.frame().length + MESSAGE_OVERHEAD > UNCONFIRMED_BYTES) {
       awaitDrained();
     }
     String undelivered = null;
@@ -359,6 +378,12 @@ final class Connection implements Runnable {
     } else {
       try {
         write(response);
+      } catch (CutShortException e) {
+        // The first bytes went, and the descriptors with them: they are the client's now.
+        sendFailures.warn("a reply to uid {} was cut short after {} bytes ({}); ending the connection",
+            peer.caller().uid(), e.sent(), e.getMessage());
+        metrics.sendFailed(SendFailure.OTHER);
+        cutShort = true;
       } catch (IOException e) {
         budget.release(account, count); // not sent: those never left
         charged -= count;
@@ -505,16 +530,33 @@ final class Connection implements Runnable {
   private void write(Response response) throws IOException {
     byte[] frame = response.frame();
     int[] fds = response.fds();
-    unconfirmedBytes += frame.length;
+    unconfirmedBytes += frame.length + MESSAGE_OVERHEAD;
     int sent = 0;
     int attached = fds.length;
     while (sent < frame.length) {
       long n = Posix.sendmsg(socketFd, frame, sent, frame.length - sent, fds, attached);
       if (n < 0) {
+        if (sent > 0) {
+          throw new CutShortException(sent, (int) -n);
+        }
         throw new SendFailedException((int) -n);
       }
       sent += (int) n;
       attached = 0; // sent with the first byte
+    }
+  }
+
+  /** A reply whose first {@code sent} bytes went (with its descriptors, if any), and the rest not. */
+  static final class CutShortException extends IOException {
+    private final int sent;
+
+    CutShortException(int sent, int errno) {
+      super("sendmsg: " + Errno.name(errno));
+      this.sent = sent;
+    }
+
+    int sent() {
+      return sent;
     }
   }
 

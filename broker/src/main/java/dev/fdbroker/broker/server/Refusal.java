@@ -62,7 +62,22 @@ final class Refusal implements Runnable {
     }
   }
 
-  /** Closes without telling the client anything (no thread was to be had for it). */
+  /**
+   * Tells the client why, without lingering (there is no thread of its own to linger on; the
+   * socket, with nothing written to it yet, has room for one small reply), and closes.
+   */
+  void tellAndClose() {
+    try {
+      channel.configureBlocking(false);
+      channel.write(ByteBuffer.wrap(busy(why)));
+    } catch (IOException e) {
+      // the client is gone: nothing to tell
+    } finally {
+      close();
+    }
+  }
+
+  /** Closes without telling the client anything. */
   void close() {
     try {
       channel.close();

@@ -27,9 +27,11 @@ import org.slf4j.LoggerFactory;
  * process limit ("unable to create native thread", an OutOfMemoryError): that costs the task it
  * was for, which is refused ({@code noThread}), never the broker. The threads are then held to a
  * few fewer than there were ({@link #THREADS_KEPT_FREE}), since the JVM needs threads of its own
- * (a signal's handler runs on a new one, so at the very limit a SIGTERM would be lost), and tasks
- * that find no thread free are refused at once; every few seconds one start beyond that is tried
- * again, in case the limit was raised.
+ * (a signal's handler runs on a new one, so at the very limit a SIGTERM would be lost), and a task
+ * that finds no thread free is not taken ({@link #execute} returns false: the accepting thread
+ * refuses it and pauses, so that a flood waits in the kernel's backlog rather than in the
+ * broker's descriptors); every few seconds one start beyond that is tried again, in case the limit
+ * was raised. Nor is a task taken while {@link #MAX_WAITING} wait already.
  */
 final class ServingThreads {
   private static final Logger log = LoggerFactory.getLogger(ServingThreads.class);
@@ -38,6 +40,11 @@ final class ServingThreads {
   /** Threads left to the JVM once a task limit has been met. */
   private static final int THREADS_KEPT_FREE = 4;
   private static final long PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
+  /**
+   * Tasks waiting for a thread, at most: a crowd of new connections waits for the starter, a flood
+   * beyond this is refused where it arrives (each waiting task holds a socket).
+   */
+  static final int MAX_WAITING = 256;
 
   private final ThreadFactory factory;
   private final Consumer<Runnable> noThread;
@@ -46,11 +53,11 @@ final class ServingThreads {
   /** Tasks no idle thread took: for the next thread to come free, or to be started. */
   private final ConcurrentLinkedQueue<Runnable> waiting = new ConcurrentLinkedQueue<>();
   private final AtomicInteger threads = new AtomicInteger();
+  private final AtomicInteger waitingCount = new AtomicInteger();
   private final Thread starter;
   /** The most threads, once a limit was met; else MAX_VALUE. The starter's alone to change. */
   private volatile int maxThreads = Integer.MAX_VALUE;
-  private long nextProbe;
-  private long backoffMillis;
+  private volatile long nextProbe;
   private volatile boolean shutdown;
 
   /**
@@ -68,7 +75,10 @@ final class ServingThreads {
     starter.start();
   }
 
-  /** Runs {@code task} on a serving thread, soon; false once shut down (the caller closes it). */
+  /**
+   * Runs {@code task} on a serving thread, soon; false if it is not taken: shut down, held below a
+   * task limit with no thread free, or too many waiting already (the caller refuses it).
+   */
   boolean execute(Runnable task) {
     if (shutdown) {
       return false;
@@ -76,9 +86,24 @@ final class ServingThreads {
     if (idle.tryTransfer(task)) {
       return true;
     }
+    if (maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0) {
+      return false;
+    }
+    if (waitingCount.incrementAndGet() > MAX_WAITING) {
+      waitingCount.decrementAndGet();
+      return false;
+    }
     waiting.add(task);
     LockSupport.unpark(starter);
+    if (shutdown) {
+      refuseWaiting(); // the starter may have ended already
+    }
     return true;
+  }
+
+  /** Whether the starter is alive (for the watchdog): without it, a crowd would wait for good. */
+  boolean isRunning() {
+    return starter.isAlive() || shutdown;
   }
 
   /** Whether a thread is idle, waiting for a task. */
@@ -99,19 +124,41 @@ final class ServingThreads {
 
   private void startThreads() {
     while (true) {
-      Runnable task = waiting.poll();
-      if (task == null) {
-        if (shutdown) {
-          return;
+      try {
+        Runnable task = poll();
+        if (task == null) {
+          if (shutdown) {
+            return;
+          }
+          LockSupport.park(this);
+          continue;
         }
-        LockSupport.park(this);
-        continue;
+        if (shutdown) {
+          noThread.accept(task);
+        } else if (!idle.tryTransfer(task)) { // a thread may have come free meanwhile
+          startFor(task);
+        }
+      } catch (RuntimeException | Error e) {
+        // Whatever it was (an OutOfMemoryError refusing a task, say), the starter goes on: without
+        // it every task that finds no idle thread would wait for good.
+        log.error("the serving threads' starter failed; going on", e);
+        LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(10));
       }
-      if (shutdown) {
-        noThread.accept(task);
-      } else if (!idle.tryTransfer(task)) { // a thread may have come free meanwhile
-        startFor(task);
-      }
+    }
+  }
+
+  private Runnable poll() {
+    Runnable task = waiting.poll();
+    if (task != null) {
+      waitingCount.decrementAndGet();
+    }
+    return task;
+  }
+
+  private void refuseWaiting() {
+    Runnable task;
+    while ((task = poll()) != null) {
+      noThread.accept(task);
     }
   }
 
@@ -128,15 +175,13 @@ final class ServingThreads {
     threads.incrementAndGet();
     try {
       factory.newThread(() -> serve(task)).start();
-      backoffMillis = 0;
     } catch (OutOfMemoryError | RuntimeException e) {
       threads.decrementAndGet();
       maxThreads = Math.max(1, threads.get() - THREADS_KEPT_FREE);
       nextProbe = now + PROBE_NANOS;
       noThread.accept(task);
-      // Let threads end meanwhile: longer each time, up to a second.
-      backoffMillis = Math.min(1000, Math.max(10, backoffMillis * 2));
-      LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(backoffMillis));
+      // Tasks are refused where they arrive now (execute); what already waits is refused as its
+      // turn comes, without another try until the probe.
     }
   }
 
@@ -164,7 +209,7 @@ final class ServingThreads {
     if (shutdown) {
       return null; // what still waits is the starter's to refuse
     }
-    Runnable task = waiting.poll();
+    Runnable task = poll();
     if (task != null) {
       return task;
     }
@@ -176,6 +221,6 @@ final class ServingThreads {
     } catch (InterruptedException e) {
       return null;
     }
-    return task != null ? task : waiting.poll();
+    return task != null ? task : poll();
   }
 }

@@ -107,14 +107,55 @@ class ServingThreadsTest {
     Runnable third = () -> { };
     threads.execute(third);
     waitUntil(() -> refused.contains(third));
-    // Held below the limit now: a task that finds no thread free is refused without another try.
-    Runnable fourth = () -> { };
+    // Held below the limit now: a task that finds no thread free is not taken (the accepting
+    // thread refuses it and pauses), and no start is tried within the probe interval.
     int attempts = made.get();
-    threads.execute(fourth);
-    waitUntil(() -> refused.contains(fourth));
+    assertTrue(!threads.execute(() -> { }), "not taken while held below the limit");
     assertEquals(attempts, made.get(), "no thread start tried within the probe interval");
     hold.countDown();
     threads.shutdown();
+  }
+
+  @Test
+  void noMoreThanMaxWaitingWait() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    ServingThreads threads = new ServingThreads(gated(gate, new AtomicInteger()), t -> { });
+    threads.start();
+    CountDownLatch ran = new CountDownLatch(1);
+    threads.execute(ran::countDown); // the starter takes this one, and is stuck starting its thread
+    int taken = 0;
+    for (int i = 0; i < ServingThreads.MAX_WAITING + 10; i++) {
+      if (threads.execute(() -> { })) {
+        taken++;
+      }
+    }
+    // MAX_WAITING, or one fewer if the starter had not yet taken the first from the queue.
+    assertTrue(taken <= ServingThreads.MAX_WAITING && taken >= ServingThreads.MAX_WAITING - 1, "taken: " + taken);
+    gate.countDown();
+    assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    threads.shutdown();
+  }
+
+  @Test
+  void theStarterOutlivesAFailureToRefuse() throws Exception {
+    AtomicInteger made = new AtomicInteger();
+    ThreadFactory failing = r -> {
+      made.incrementAndGet();
+      throw new OutOfMemoryError("unable to create native thread");
+    };
+    AtomicInteger refusals = new AtomicInteger();
+    ServingThreads threads = new ServingThreads(failing, t -> {
+      if (refusals.incrementAndGet() == 1) {
+        throw new OutOfMemoryError("Java heap space"); // refusing the first one fails too
+      }
+    });
+    threads.start();
+    threads.execute(() -> { });
+    waitUntil(() -> refusals.get() == 1);
+    // Held below the limit (none started): refused at once for the probe interval; the starter
+    // itself must still be alive.
+    Thread.sleep(100);
+    assertTrue(threads.isRunning(), "the starter lives on");
   }
 
   @Test
