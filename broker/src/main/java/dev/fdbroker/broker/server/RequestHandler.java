@@ -21,7 +21,7 @@ import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
-import dev.fdbroker.protocol.RequestCodec;
+import dev.fdbroker.protocol.RequestDecoder;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,6 +35,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class RequestHandler {
   static final String DENIED_MESSAGE = "not allowed by policy";
+  /** Each serving thread's request decoder: it keeps one JSON parser for all the requests it decodes. */
+  private static final ThreadLocal<RequestDecoder> DECODERS = ThreadLocal.withInitial(RequestDecoder::new);
 
   private final CurrentPolicy policy;
   private final SecureOpener opener;
@@ -90,7 +92,7 @@ final class RequestHandler {
     int maxPaths = snapshot.limits().maxPathsPerRequest();
     Request request;
     try {
-      request = RequestCodec.decode(frame, maxPaths);
+      request = DECODERS.get().decode(frame, maxPaths);
     } catch (BadRequestException e) {
       if (!withinRate) {
         return overRate(peer, e.id(), Op.INVALID, snapshot);
