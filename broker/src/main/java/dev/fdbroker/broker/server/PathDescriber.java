@@ -15,7 +15,6 @@ import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.PathSyntax;
 import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
-import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -52,8 +51,7 @@ final class PathDescriber {
       t0 = t1;
     }
     Reply reply = new Reply.Stated(request.id(), results);
-    byte[] frame = ReplyCodec.encode(reply);
-    if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
+    if (Response.tooLarge(Response.encode(reply))) {
       return Response.of(new Reply.Failed(request.id(), ErrorCode.TOO_LARGE,
           "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
           Op.STAT, Outcome.TOO_LARGE).withAudit(events);

@@ -15,11 +15,11 @@ import dev.fdbroker.broker.posix.Posix;
 import dev.fdbroker.protocol.BadRequestException;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.FileResult;
+import dev.fdbroker.protocol.JsonBytes;
 import dev.fdbroker.protocol.Frame;
 import dev.fdbroker.protocol.PathSyntax;
 import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
-import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
 import dev.fdbroker.protocol.RequestDecoder;
 import java.time.Instant;
@@ -182,8 +182,8 @@ final class RequestHandler {
         events[i] = decided(peer, path, outcome, wallStart.plusNanos(t1 - start), t1 - t0);
         t0 = t1;
       }
-      byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
-      if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
+      JsonBytes frame = Response.encode(new Reply.Opened(request.id(), results));
+      if (Response.tooLarge(frame)) {
         closeAll(fds, pins, granted);
         for (int i = 0; i < events.length; i++) {
           if (events[i].isGrant()) {

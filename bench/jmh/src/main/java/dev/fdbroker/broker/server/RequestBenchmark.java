@@ -128,7 +128,7 @@ public class RequestBenchmark {
     long start = System.nanoTime();
     int sent;
     try (Response response = handler.handle(peer, snapshot, frame, true, start)) {
-      sent = response.frame().length + response.fds().length;
+      sent = response.frame().length() + response.fds().length;
       handler.finished(response, null);
       metrics.request(BrokerMetrics.Op.OPEN, response.outcome(), System.nanoTime() - start);
     }
