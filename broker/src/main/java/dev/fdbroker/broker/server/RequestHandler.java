@@ -2,6 +2,7 @@ package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.audit.AuditEvent;
 import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.audit.WallClock;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
@@ -22,7 +23,6 @@ import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.Request;
 import dev.fdbroker.protocol.RequestDecoder;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -128,8 +128,9 @@ final class RequestHandler {
 
   /** Audits a request refused as a whole (not well formed, or framing lost). */
   void refusedWhole(Peer peer, ErrorCode code, long startNanos) {
-    audit.record(new AuditEvent(Instant.now(), peer.connection(), peer.caller(), peer.executable(),
-        "invalid", null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
+    long now = System.nanoTime();
+    audit.record(new AuditEvent(WallClock.epochNanos(now), peer.connection(), peer.caller(), peer.executable(),
+        "invalid", null, "invalid", null, code.wireName(), (now - startNanos) / 1000));
   }
 
   /**
@@ -165,8 +166,6 @@ final class RequestHandler {
     AuditEvent[] events = new AuditEvent[paths.size()];
     try {
       List<FileResult> results = new ArrayList<>(paths.size());
-      // One wall-clock reading per request; each path's time is offset from it by the monotonic clock.
-      Instant wallStart = Instant.now();
       long t0 = start; // the first path's time includes decoding the request
       for (int i = 0; i < paths.size(); i++) {
         String path = paths.get(i);
@@ -179,7 +178,7 @@ final class RequestHandler {
         }
         results.add(result);
         long t1 = System.nanoTime();
-        events[i] = decided(peer, path, outcome, wallStart.plusNanos(t1 - start), t1 - t0);
+        events[i] = decided(peer, path, outcome, WallClock.epochNanos(t1), t1 - t0);
         t0 = t1;
       }
       JsonBytes frame = Response.encode(new Reply.Opened(request.id(), results));
@@ -242,16 +241,16 @@ final class RequestHandler {
   }
 
   /**
-   * The audit record of one path's outcome, made at {@code time} after {@code nanos}; a refusal is
+   * The audit record of one path's outcome, made at {@code epochNanos} after {@code nanos}; a refusal is
    * counted now, a grant once its reply is sent ({@link #finished}).
    */
-  private AuditEvent decided(Peer peer, String path, PathOutcome outcome, Instant time, long nanos) {
+  private AuditEvent decided(Peer peer, String path, PathOutcome outcome, long epochNanos, long nanos) {
     String error = null;
     if (outcome.result() instanceof FileResult.Refused r) {
       error = r.error().wireName();
       metrics.fileRefused(r.error());
     }
-    return new AuditEvent(time, peer.connection(), peer.caller(), peer.executable(), "open",
+    return new AuditEvent(epochNanos, peer.connection(), peer.caller(), peer.executable(), "open",
         path, outcome.decision(), outcome.rule(), error, nanos / 1000);
   }
 
