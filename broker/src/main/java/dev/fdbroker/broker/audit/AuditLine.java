@@ -50,6 +50,15 @@ final class AuditLine {
 
   /** The event as a JSON line. */
   static byte[] encode(AuditEvent e) {
+    return encodeInPlace(e).toBytes();
+  }
+
+  /**
+   * The event as a JSON line in this thread's buffer ({@link JsonBytes#start}): its first {@link
+   * JsonBytes#length} bytes, good until the thread's next text there. What the audit log records
+   * with, copying it where it goes, so that a line makes no array of its own.
+   */
+  static JsonBytes encodeInPlace(AuditEvent e) {
     long epochSecond = Math.floorDiv(e.epochNanos(), 1_000_000_000L);
     long nano = Math.floorMod(e.epochNanos(), 1_000_000_000L);
     Caller c = e.caller();
@@ -76,8 +85,7 @@ final class AuditLine {
         .raw(RULE).stringOnOneLine(e.rule())
         .raw(ERROR).stringOnOneLine(e.error())
         .raw(LATENCY).number(e.latencyMicros())
-        .raw(END)
-        .toBytes();
+        .raw(END);
   }
 
   private static byte[] secondText(long epochSecond) {
