@@ -170,8 +170,10 @@ final class RequestFields {
         if (paths.isEmpty()) {
           throw new BadRequestException(id, "\"paths\" must name at least one path");
         }
-        // Each request copies the list into one of its own: this one is cleared for the next read.
-        return op.equals("open") ? new Request.Open(id, paths) : new Request.Stat(id, paths);
+        // The request keeps a list of its own: this one is cleared for the next read. One path (the
+        // usual request) is made a list directly: List.copyOf would copy it into an array first.
+        List<String> taken = paths.size() == 1 ? List.of(paths.get(0)) : List.copyOf(paths);
+        return op.equals("open") ? new Request.Open(id, taken) : new Request.Stat(id, taken);
     }
   }
 
