@@ -9,31 +9,38 @@ import java.util.Arrays;
  * request or per path (replies, audit lines): fixed parts are copied, numbers written by Jackson's
  * {@link NumberOutput}, strings with Jackson's escaping ({@link JsonText}).
  *
- * <p>Each thread has one, reused, so that the text itself ({@link #toBytes}) is the only
- * allocation. So one text at a time per thread, from {@link #start} to {@link #toBytes}: an encoder
- * calls nothing but these methods in between.
+ * <p>Each thread has one, reused ({@link #start}), so that the text itself ({@link #toBytes}) is the
+ * only allocation. So one text at a time per thread, from {@link #start} to {@link #toBytes}: an
+ * encoder calls nothing but these methods in between. A text that is used in place, never copied
+ * out (the broker's reply frames), is written into a builder of its own, kept by its owner and
+ * {@link #reset} for each text.
  */
 public final class JsonBytes {
   private static final ThreadLocal<JsonBytes> OF_THIS_THREAD = ThreadLocal.withInitial(JsonBytes::new);
   private static final int INITIAL = 4096;
-  /** A buffer grown past this (a huge path, once) is not kept for the thread's next text. */
+  /** A buffer grown past this (a huge path, once) is not kept for the next text. */
   private static final int KEPT = 64 * 1024;
 
   private byte[] buf = new byte[INITIAL];
   private int count;
 
-  private JsonBytes() {}
+  /** A builder of one's own, for texts used in place ({@link #array}). */
+  public JsonBytes() {}
 
   /** This thread's builder, empty but for {@code reserved} leading bytes (a frame's header). */
   public static JsonBytes start(int reserved) {
-    JsonBytes b = OF_THIS_THREAD.get();
-    if (b.buf.length > KEPT) {
-      b.buf = new byte[INITIAL];
+    return OF_THIS_THREAD.get().reset(reserved);
+  }
+
+  /** This builder, emptied but for {@code reserved} leading bytes. */
+  public JsonBytes reset(int reserved) {
+    if (buf.length > KEPT) {
+      buf = new byte[INITIAL];
     }
-    b.count = 0;
-    b.room(reserved);
-    b.count = reserved;
-    return b;
+    count = 0;
+    room(reserved);
+    count = reserved;
+    return this;
   }
 
   private void room(int n) {
@@ -53,6 +60,17 @@ public final class JsonBytes {
     room(bytes.length);
     System.arraycopy(bytes, 0, buf, count, bytes.length);
     count += bytes.length;
+    return this;
+  }
+
+  /** A text of US-ASCII characters written as it is (a number's text, say): no array made for it. */
+  public JsonBytes rawAscii(String s) {
+    int n = s.length();
+    room(n);
+    for (int i = 0; i < n; i++) {
+      buf[count + i] = (byte) s.charAt(i);
+    }
+    count += n;
     return this;
   }
 
@@ -99,6 +117,19 @@ public final class JsonBytes {
   /** The text, reserved bytes included, in an array of its own. */
   public byte[] toBytes() {
     return Arrays.copyOf(buf, count);
+  }
+
+  /**
+   * The text in place: its first {@link #length} bytes, reserved ones included. The array is the
+   * builder's, good until it is next written (or reset): it changes as the builder grows.
+   */
+  public byte[] array() {
+    return buf;
+  }
+
+  /** How many bytes the text has, reserved ones included. */
+  public int length() {
+    return count;
   }
 
   /** {@code s} as US-ASCII bytes, for the fixed parts a text is made of. */

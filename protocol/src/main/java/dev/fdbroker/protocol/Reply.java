@@ -11,8 +11,8 @@ public sealed interface Reply permits Reply.Opened, Reply.Stated, Reply.Listed, 
   record Opened(RequestId id, List<FileResult> files) implements Reply {
     public Opened {
       files = List.copyOf(files);
-      for (FileResult f : files) {
-        if (f instanceof FileResult.Found) {
+      for (int i = 0; i < files.size(); i++) { // by index: the broker makes one per request, and an iterator each
+        if (files.get(i) instanceof FileResult.Found) {
           throw new IllegalArgumentException("an open reply holds grants and refusals, not stat results");
         }
       }
@@ -34,8 +34,8 @@ public sealed interface Reply permits Reply.Opened, Reply.Stated, Reply.Listed, 
   record Stated(RequestId id, List<FileResult> files) implements Reply {
     public Stated {
       files = List.copyOf(files);
-      for (FileResult f : files) {
-        if (f instanceof FileResult.Granted) {
+      for (int i = 0; i < files.size(); i++) { // by index, as in Opened
+        if (files.get(i) instanceof FileResult.Granted) {
           throw new IllegalArgumentException("a stat reply carries no descriptors");
         }
       }

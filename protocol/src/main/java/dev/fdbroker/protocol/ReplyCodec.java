@@ -19,7 +19,18 @@ public final class ReplyCodec {
    * ReplyCodecTest checks the output against Jackson's generator, byte for byte.
    */
   public static byte[] encode(Reply reply) {
-    JsonBytes out = JsonBytes.start(ProtocolLimits.HEADER_BYTES);
+    JsonBytes out = JsonBytes.start(0);
+    encode(reply, out);
+    return out.toBytes();
+  }
+
+  /**
+   * Encodes a reply as a complete frame, header included, into {@code out}, which is emptied
+   * first: the frame is {@code out}'s first {@link JsonBytes#length} bytes, in place (the broker
+   * writes it from there, with no array of its own). It may exceed the frame limit.
+   */
+  public static void encode(Reply reply, JsonBytes out) {
+    out.reset(ProtocolLimits.HEADER_BYTES);
     out.raw(ID);
     id(out, reply.id());
     if (reply instanceof Reply.Opened opened) {
@@ -64,9 +75,7 @@ public final class ReplyCodec {
       out.string(failed.message());
       out.put((byte) '}');
     }
-    byte[] frame = out.toBytes();
-    FrameBuffer.putHeader(frame, frame.length - ProtocolLimits.HEADER_BYTES);
-    return frame;
+    FrameBuffer.putHeader(out.array(), out.length() - ProtocolLimits.HEADER_BYTES);
   }
 
   /** The per-path results of an open or a stat. */
@@ -193,7 +202,7 @@ public final class ReplyCodec {
   private static void id(JsonBytes out, RequestId id) {
     switch (id.kind()) {
       case STRING -> out.string(id.text());
-      case NUMBER -> out.raw(JsonBytes.ascii(id.text())); // the parser's own number text, checked when decoded
+      case NUMBER -> out.rawAscii(id.text()); // the parser's own number text, checked when decoded
       case TRUE -> out.raw(TRUE);
       case FALSE -> out.raw(FALSE);
       default -> out.raw(NULL);

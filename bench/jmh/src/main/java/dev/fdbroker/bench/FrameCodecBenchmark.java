@@ -10,6 +10,7 @@ import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
 import dev.fdbroker.protocol.RequestCodec;
+import dev.fdbroker.protocol.RequestDecoder;
 import dev.fdbroker.protocol.RequestId;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +29,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The frame codec on the broker's side: cutting a request frame out of received bytes, decoding
- * the request (strict UTF-8 check and JSON), encoding the reply; for a one-path and a 64-path
+ * the request (strict UTF-8 check and JSON; with a parser of its own, and with the one kept between
+ * requests), encoding the reply; for a one-path and a 64-path
  * request.
  */
 @State(Scope.Benchmark)
@@ -45,6 +47,7 @@ public class FrameCodecBenchmark {
   private Frame request;
   private Reply reply;
   private final FrameDecoder decoder = new FrameDecoder(ProtocolLimits.MAX_FRAME_BYTES, 512);
+  private final RequestDecoder kept = new RequestDecoder();
 
   @Setup
   public void setUp() {
@@ -79,6 +82,12 @@ public class FrameCodecBenchmark {
   @Benchmark
   public Request decodeRequest() throws BadRequestException {
     return RequestCodec.decode(request, ProtocolLimits.MAX_PATHS_PER_REQUEST);
+  }
+
+  /** As the broker decodes: one parser kept between requests (RequestDecoder). */
+  @Benchmark
+  public Request decodeRequestKeptParser() throws BadRequestException {
+    return kept.decode(request, ProtocolLimits.MAX_PATHS_PER_REQUEST);
   }
 
   @Benchmark

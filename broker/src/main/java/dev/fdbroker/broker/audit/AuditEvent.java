@@ -7,7 +7,8 @@ import java.time.Instant;
  * One audit record: the broker's decision on one path, or a request refused as a whole. Written as
  * one JSON line by {@link AuditLine}.
  *
- * @param time when the decision was made
+ * @param epochNanos when the decision was made, in nanoseconds since the epoch ({@link WallClock}):
+ *     a long, not an {@link Instant}, which was an object per record
  * @param connection the connection's id, to group one client's requests
  * @param caller who asked: uid, user name, primary gid, supplementary groups, pid and unit
  * @param executable the caller's executable, from /proc (best effort: null if unreadable)
@@ -18,15 +19,22 @@ import java.time.Instant;
  * @param error the error code if the path was not granted, or if its reply never reached the caller
  *     ({@link #NOT_DELIVERED}, or too_large), else null
  */
-public record AuditEvent(Instant time, long connection, Caller caller, String executable, String op,
+public record AuditEvent(long epochNanos, long connection, Caller caller, String executable, String op,
     String path, String decision, String rule, String error, long latencyMicros) {
+
+  /** A record made at {@code time}. */
+  public AuditEvent(Instant time, long connection, Caller caller, String executable, String op, String path,
+      String decision, String rule, String error, long latencyMicros) {
+    this(Math.addExact(Math.multiplyExact(time.getEpochSecond(), 1_000_000_000L), time.getNano()), connection, caller,
+        executable, op, path, decision, rule, error, latencyMicros);
+  }
 
   /** The error of a granted path whose reply could not be sent: the caller never got it. */
   public static final String NOT_DELIVERED = "not_delivered";
 
   /** This record, for a grant whose reply did not reach the caller ({@code error}: why). */
   public AuditEvent undelivered(String error) {
-    return new AuditEvent(time, connection, caller, executable, op, path, decision, rule, error, latencyMicros);
+    return new AuditEvent(epochNanos, connection, caller, executable, op, path, decision, rule, error, latencyMicros);
   }
 
   /**

@@ -3,7 +3,6 @@ package dev.fdbroker.broker.audit;
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.protocol.JsonBytes;
 import dev.fdbroker.protocol.JsonText;
-import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -51,10 +50,20 @@ final class AuditLine {
 
   /** The event as a JSON line. */
   static byte[] encode(AuditEvent e) {
-    Instant when = e.time();
+    return encodeInPlace(e).toBytes();
+  }
+
+  /**
+   * The event as a JSON line in this thread's buffer ({@link JsonBytes#start}): its first {@link
+   * JsonBytes#length} bytes, good until the thread's next text there. What the audit log records
+   * with, copying it where it goes, so that a line makes no array of its own.
+   */
+  static JsonBytes encodeInPlace(AuditEvent e) {
+    long epochSecond = Math.floorDiv(e.epochNanos(), 1_000_000_000L);
+    long nano = Math.floorMod(e.epochNanos(), 1_000_000_000L);
     Caller c = e.caller();
     JsonBytes line = JsonBytes.start(0)
-        .raw(TIME).raw(secondText(when.getEpochSecond())).put((byte) '.').digits(when.getNano(), 9)
+        .raw(TIME).raw(secondText(epochSecond)).put((byte) '.').digits(nano, 9)
         .raw(CONN).number(e.connection())
         .raw(UID).number(c.uid())
         .raw(USER).stringOnOneLine(c.user())
@@ -76,8 +85,7 @@ final class AuditLine {
         .raw(RULE).stringOnOneLine(e.rule())
         .raw(ERROR).stringOnOneLine(e.error())
         .raw(LATENCY).number(e.latencyMicros())
-        .raw(END)
-        .toBytes();
+        .raw(END);
   }
 
   private static byte[] secondText(long epochSecond) {

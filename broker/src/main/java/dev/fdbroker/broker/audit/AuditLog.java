@@ -1,14 +1,15 @@
 package dev.fdbroker.broker.audit;
 
 import dev.fdbroker.broker.metrics.BrokerMetrics;
+import dev.fdbroker.protocol.JsonBytes;
 import java.nio.file.Path;
 
 /**
  * The audit trail: one JSON line per decision ({@link AuditLine}), to stderr (the journal) or a
  * file ({@link AuditTarget}), reopened on reload.
  *
- * <p>Records are encoded by the recording thread and queued ({@link BatchingWriter}), which never
- * blocks a request. Every record is either written or counted in {@code
+ * <p>Records are encoded by the recording thread and handed to the {@link BatchingWriter}, which
+ * never blocks a request. Every record is either written or counted in {@code
  * fdbroker_audit_dropped_total}: dropped when writing falls too far behind (a slow or stuck disk),
  * when a write fails, or when one comes after the log was closed. Failures to open or write the
  * target are counted in {@code fdbroker_audit_write_errors_total}.
@@ -31,7 +32,8 @@ public final class AuditLog implements AutoCloseable {
 
   /** Records one event; never blocks and never throws. */
   public void record(AuditEvent event) {
-    if (!writer.offer(AuditLine.encode(event))) {
+    JsonBytes line = AuditLine.encodeInPlace(event); // the thread's buffer: the writer copies the line
+    if (!writer.offer(line.array(), line.length())) {
       metrics.auditDropped(1); // after close: nothing can take it
     }
   }

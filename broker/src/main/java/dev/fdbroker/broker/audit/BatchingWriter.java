@@ -3,6 +3,7 @@ package dev.fdbroker.broker.audit;
 import dev.fdbroker.broker.logging.ThrottledLog;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -15,13 +16,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Writes audit records to their {@link AuditTarget} in large writes. Each record is encoded (JSON,
- * by {@link AuditLine}) on the thread that records it and queued, lock-free; once 64 KiB are
- * queued, whichever recording thread finds the target free writes them all, and a flusher thread
- * writes what is left within {@link #FLUSH_INTERVAL_NANOS}. Recording never waits: not for the
- * disk (if the target is busy being written, perhaps stuck on a slow disk, records wait in the
- * queue, at most {@link #MAX_QUEUED_BYTES}, and beyond that are dropped and counted), and not for a
- * lock (with hundreds of serving threads, a lock held by a thread that loses its CPU would stall
- * them all).
+ * by {@link AuditLine}) on the thread that records it, into that thread's own buffer, and copied
+ * into the batch being gathered ({@link #chunk}) if the recording thread finds the batch free;
+ * else it is queued as an array of its own, lock-free. Once 64 KiB are gathered or queued,
+ * whichever recording thread finds the target free writes them, and a flusher thread writes what
+ * is left within {@link #FLUSH_INTERVAL_NANOS}. Recording never waits: not for the disk (if the
+ * target is busy being written, perhaps stuck on a slow disk, records wait in the queue, at most
+ * {@link #MAX_QUEUED_BYTES}, and beyond that are dropped and counted), and not for a lock (with
+ * hundreds of serving threads, a lock held by a thread that loses its CPU would stall them all: a
+ * thread that finds the batch taken queues its record instead).
+ *
+ * <p>Why copy into the batch where it can: an array per record was a third of what the broker
+ * allocated per single-path request once the rest was trimmed (issue 13), and the batch is usually
+ * free (held for a copy of a few hundred bytes, or a write every 64 KiB). A thread's records stay
+ * in its order: one that finds the batch free first moves what is queued into it (its own earlier
+ * records among them), and goes to the queue itself, behind them, if more is queued than one
+ * write's worth.
  *
  * <p>No record is lost uncounted. A write that fails counts its records as dropped, and the target
  * is reopened at most once a second meanwhile; records made while it cannot be written wait in the
@@ -59,8 +69,13 @@ final class BatchingWriter {
   private final AtomicInteger offering = new AtomicInteger();
   /** Held while using the target: by the flusher, a recording thread that found it free, or a retarget. */
   private final ReentrantLock writing = new ReentrantLock();
-  /** Where queued lines are gathered into one write; used under {@link #writing}. */
+  /** Where lines are gathered into one write; used under {@link #writing}. */
   private final byte[] chunk = new byte[WRITE_BYTES];
+  /** Under {@link #writing}: bytes and lines gathered in {@link #chunk}, not yet written. */
+  private int gathered;
+  private int gatheredLines;
+  /** {@link #gathered}, for the flusher to see without the lock whether there is anything to write. */
+  private volatile boolean gathering;
   /** Under {@link #writing}. */
   private AuditTarget target;
   /** Under {@link #writing}: the target failed; it is next tried at {@link #retryAt}. */
@@ -89,18 +104,61 @@ final class BatchingWriter {
   }
 
   /**
-   * Queues one encoded record. Returns false if the writer is stopped, and so takes nothing (the
+   * Takes one encoded record. Returns false if the writer is stopped, and so takes nothing (the
    * caller counts it).
    */
   boolean offer(byte[] line) {
+    return offer(line, line.length);
+  }
+
+  /**
+   * Takes one encoded record, the first {@code length} bytes of {@code line}: copied, so the caller
+   * may reuse the array once this returns. Returns false if the writer is stopped, and so takes
+   * nothing (the caller counts it).
+   */
+  boolean offer(byte[] line, int length) {
     // Counted in before looking at the state, counted out when done: stop() waits for the count to
     // fall to zero after it stops taking records, so no record is queued after the last write.
     offering.incrementAndGet();
     try {
-      return taking && enqueue(line);
+      if (!taking) {
+        return false;
+      }
+      if (writing.tryLock()) {
+        try {
+          if (gather(line, length)) {
+            return true;
+          }
+        } finally {
+          writing.unlock();
+        }
+      }
+      return enqueue(Arrays.copyOf(line, length));
     } finally {
       offering.decrementAndGet();
     }
+  }
+
+  /**
+   * Copies a record into the batch being gathered, under {@link #writing}; false if it must be
+   * queued instead: the target cannot be written now, or more is queued than one write's worth,
+   * which the record must not overtake (its own thread's earlier records may be in there).
+   */
+  private boolean gather(byte[] line, int length) {
+    if (broken) {
+      return false; // it waits in the queue, within its bound, for the target to come back
+    }
+    moveQueued(WRITE_BYTES); // one write's worth at most: this thread has a reply to send
+    if (!queue.isEmpty() || broken) {
+      return false;
+    }
+    add(line, length); // if writing the batch before it failed, it waits in the next for the target to come back
+    gathering = gathered > 0;
+    if (gathering && flusherAsleep) {
+      flusherAsleep = false;
+      LockSupport.unpark(flusher);
+    }
+    return true;
   }
 
   private boolean enqueue(byte[] line) {
@@ -144,12 +202,12 @@ final class BatchingWriter {
 
   private void flushLoop() {
     while (true) {
-      if (queue.isEmpty()) {
+      if (queue.isEmpty() && !gathering) {
         if (stopping) {
           return;
         }
         flusherAsleep = true;
-        if (queue.isEmpty() && !stopping) {
+        if (queue.isEmpty() && !gathering && !stopping) {
           LockSupport.park(this);
         }
         flusherAsleep = false;
@@ -174,36 +232,56 @@ final class BatchingWriter {
   }
 
   /**
-   * Writes what is queued, or about {@code limit} bytes of it, in writes of up to 64 KiB; the
-   * caller holds {@link #writing}. Returns false if the target cannot be written now (the records
-   * stay queued).
+   * Writes what is gathered and what is queued, or about {@code limit} bytes of the queue, in writes
+   * of up to 64 KiB; the caller holds {@link #writing}. Returns false if the target cannot be written
+   * now (queued records stay queued).
    */
   private boolean writeQueued(long limit) {
     if (!usable()) {
       return false;
     }
-    int used = 0;
-    int lines = 0;
-    long written = 0;
-    byte[] line;
-    while (written < limit && !broken && (line = queue.poll()) != null) {
-      written += line.length;
-      queuedBytes.addAndGet(-line.length);
-      if (line.length > chunk.length - used) {
-        write(chunk, used, lines);
-        used = 0;
-        lines = 0;
-      }
-      if (line.length > chunk.length) {
-        write(line, line.length, 1);
-      } else {
-        System.arraycopy(line, 0, chunk, used, line.length);
-        used += line.length;
-        lines++;
-      }
-    }
-    write(chunk, used, lines);
+    moveQueued(limit);
+    writeGathered();
     return !broken;
+  }
+
+  /**
+   * Moves queued records, about {@code limit} bytes of them, into the batch being gathered (writing
+   * each batch that fills); under {@link #writing}.
+   */
+  private void moveQueued(long limit) {
+    long moved = 0;
+    byte[] line;
+    while (moved < limit && !broken && (line = queue.poll()) != null) {
+      moved += line.length;
+      queuedBytes.addAndGet(-line.length);
+      add(line, line.length);
+    }
+  }
+
+  /**
+   * Adds a record to the batch being gathered, writing the batch first if the record does not fit
+   * (and a record larger than a batch on its own); under {@link #writing}.
+   */
+  private void add(byte[] line, int length) {
+    if (length > chunk.length - gathered) {
+      writeGathered();
+    }
+    if (length > chunk.length) {
+      write(line, length, 1);
+    } else {
+      System.arraycopy(line, 0, chunk, gathered, length);
+      gathered += length;
+      gatheredLines++;
+    }
+  }
+
+  /** Writes the batch gathered so far (its records are counted lost if that fails); under {@link #writing}. */
+  private void writeGathered() {
+    write(chunk, gathered, gatheredLines);
+    gathered = 0;
+    gatheredLines = 0;
+    gathering = false;
   }
 
   /** Writes one batch of {@code lines} records; if that fails, they are counted lost. */
@@ -282,7 +360,9 @@ final class BatchingWriter {
         retryAt = System.nanoTime(); // one last try
       }
       writeQueued(Long.MAX_VALUE);
-      long lost = 0;
+      long lost = gatheredLines; // none, unless the target could not be written
+      gathered = 0;
+      gatheredLines = 0;
       while (queue.poll() != null) {
         lost++;
       }

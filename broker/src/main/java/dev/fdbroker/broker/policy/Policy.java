@@ -10,8 +10,18 @@ import java.util.List;
  */
 public final class Policy {
 
-  /** One pattern of one rule, as stored in the trie. */
-  private record Entry(Rule rule, PathPattern pattern, boolean deny) {}
+  /**
+   * One pattern of one rule, as stored in the trie, with the decisions it makes: made once here,
+   * not per request.
+   */
+  private record Entry(Rule rule, PathPattern pattern, boolean deny, Decision decision, Decision.Traversable traversable) {
+    Entry(Rule rule, PathPattern pattern, boolean deny) {
+      this(rule, pattern, deny, deny ? new Decision.Denied(rule, pattern) : new Decision.Allowed(rule, pattern),
+          new Decision.Traversable(rule, pattern));
+    }
+  }
+
+  private static final Decision NO_RULE_ALLOWS = new Decision.NoRuleAllows();
 
   private final String source;
   private final List<Rule> rules;
@@ -92,27 +102,36 @@ public final class Policy {
    * on the opened file by the broker); any other allow that matches is preferred to it.
    */
   public Decision decide(Caller caller, String path) {
-    // [deny, allow, allow only if the caller owns the file] entry ids
-    int[] best = {Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE};
-    trie.match(path, caller, id -> {
-      Entry e = entries[id];
-      if (applies(e, caller)) {
-        // Ids follow policy order, so the lowest is the first rule (and its first pattern).
-        int slot = e.deny() ? 0 : e.rule().ownerIsCaller() ? 2 : 1;
-        best[slot] = Math.min(best[slot], id);
+    // Entry ids follow policy order, so the lowest is the first rule (and its first pattern).
+    int deny = Integer.MAX_VALUE;
+    int allow = Integer.MAX_VALUE;
+    int allowIfOwner = Integer.MAX_VALUE; // an allow only if the caller owns the file
+    // Read in place, not through trie.match's sink: a capturing lambda and its array of three
+    // were allocated per decision.
+    PatternTrie.NodeSet reached = trie.reached(path, caller);
+    for (int k = 0; k < reached.size(); k++) {
+      for (int id : reached.terminals(k)) {
+        Entry e = entries[id];
+        if (applies(e, caller)) {
+          if (e.deny()) {
+            deny = Math.min(deny, id);
+          } else if (e.rule().ownerIsCaller()) {
+            allowIfOwner = Math.min(allowIfOwner, id);
+          } else {
+            allow = Math.min(allow, id);
+          }
+        }
       }
-    });
-    if (best[0] != Integer.MAX_VALUE) {
-      Entry e = entries[best[0]];
-      return new Decision.Denied(e.rule(), e.pattern());
+    }
+    if (deny != Integer.MAX_VALUE) {
+      return entries[deny].decision();
     }
     // An allow without an owner condition beats one with: the file is granted whoever owns it.
-    int allow = best[1] != Integer.MAX_VALUE ? best[1] : best[2];
-    if (allow != Integer.MAX_VALUE) {
-      Entry e = entries[allow];
-      return new Decision.Allowed(e.rule(), e.pattern());
+    int allowed = allow != Integer.MAX_VALUE ? allow : allowIfOwner;
+    if (allowed != Integer.MAX_VALUE) {
+      return entries[allowed].decision();
     }
-    return new Decision.NoRuleAllows();
+    return NO_RULE_ALLOWS;
   }
 
   /**
@@ -134,25 +153,23 @@ public final class Policy {
    * could match a path below {@code path}, or null. Says nothing of {@code path} itself.
    */
   public Decision.Traversable beneath(Caller caller, String path) {
-    int[] best = {Integer.MAX_VALUE};
-    trie.matchBeneath(path, caller, ids -> {
-      for (int id : ids) {
-        if (id >= best[0]) {
-          return; // ascending: the rest come later in the policy
+    int best = Integer.MAX_VALUE;
+    PatternTrie.NodeSet reached = trie.reached(path, caller);
+    for (int k = 0; k < reached.size(); k++) {
+      for (int id : reached.beneath(k)) {
+        if (id >= best) {
+          break; // ascending: the rest come later in the policy
         }
         // A pattern whose variable the caller has no value for matches nothing: no way down.
         if (applies(entries[id], caller) && entries[id].pattern().fillableBy(caller)) {
-          best[0] = id;
-          return;
+          best = id;
+          break;
         }
       }
-    });
-    if (best[0] == Integer.MAX_VALUE) {
-      return null;
     }
-    Entry e = entries[best[0]];
-    return new Decision.Traversable(e.rule(), e.pattern());
+    return best == Integer.MAX_VALUE ? null : entries[best].traversable();
   }
+
 
   /**
    * Whether an entry counts for the caller. A caller whose unit cannot be told is held to the

@@ -261,21 +261,23 @@ public final class Posix {
       scratch.message = msg;
     }
     MemorySegment.copy(src, off, buf, JAVA_BYTE, 0, len);
-    MemorySegment iov = msg.asSlice(MSGHDR_BYTES, IOVEC_BYTES);
-    iov.set(JAVA_LONG, 0, buf.address());
-    iov.set(JAVA_LONG, 8, len);
+    // The iovec and the control message are written by offset into the one segment, not through
+    // slices of it: a slice is an object, and this runs for every reply.
+    long iov = MSGHDR_BYTES;
+    msg.set(JAVA_LONG, iov, buf.address());
+    msg.set(JAVA_LONG, iov + 8, len);
     msg.set(JAVA_LONG, 0, 0); // msg_name
     msg.set(JAVA_LONG, 8, 0); // msg_namelen, and padding
-    msg.set(JAVA_LONG, 16, iov.address());
+    msg.set(JAVA_LONG, 16, msg.address() + iov);
     msg.set(JAVA_LONG, 24, 1); // msg_iovlen
     if (count > 0) {
-      MemorySegment cmsg = msg.asSlice(MSGHDR_BYTES + IOVEC_BYTES);
+      long cmsg = MSGHDR_BYTES + IOVEC_BYTES;
       long dataBytes = 4L * count;
-      cmsg.set(JAVA_LONG, 0, CMSGHDR_BYTES + dataBytes); // cmsg_len: CMSG_LEN
-      cmsg.set(JAVA_INT, 8, SOL_SOCKET);
-      cmsg.set(JAVA_INT, 12, SCM_RIGHTS);
-      MemorySegment.copy(fds, 0, cmsg, JAVA_INT, CMSGHDR_BYTES, count);
-      msg.set(JAVA_LONG, 32, cmsg.address());
+      msg.set(JAVA_LONG, cmsg, CMSGHDR_BYTES + dataBytes); // cmsg_len: CMSG_LEN
+      msg.set(JAVA_INT, cmsg + 8, SOL_SOCKET);
+      msg.set(JAVA_INT, cmsg + 12, SCM_RIGHTS);
+      MemorySegment.copy(fds, 0, msg, JAVA_INT, cmsg + CMSGHDR_BYTES, count);
+      msg.set(JAVA_LONG, 32, msg.address() + cmsg);
       msg.set(JAVA_LONG, 40, CMSGHDR_BYTES + ((dataBytes + 7) & ~7L)); // msg_controllen: CMSG_SPACE
     } else {
       msg.set(JAVA_LONG, 32, 0);

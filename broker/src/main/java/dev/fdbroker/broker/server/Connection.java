@@ -15,6 +15,7 @@ import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.Frame;
 import dev.fdbroker.protocol.FrameDecoder;
 import dev.fdbroker.protocol.FramingException;
+import dev.fdbroker.protocol.JsonBytes;
 import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.RequestId;
@@ -362,7 +363,7 @@ final class Connection implements Runnable {
   private String send(Response response, long startNanos) throws IOException {
     int count = response.fds().length;
     if (charged + count > unconfirmedDescriptors()
-        || unconfirmedBytes + response.frame().length + MESSAGE_OVERHEAD > UNCONFIRMED_BYTES) {
+        || unconfirmedBytes + response.frame().length() + MESSAGE_OVERHEAD > UNCONFIRMED_BYTES) {
       awaitDrained();
     }
     String undelivered = null;
@@ -528,13 +529,15 @@ final class Connection implements Runnable {
    * signal or the socket's timeout cuts it short, and then the rest follows without them).
    */
   private void write(Response response) throws IOException {
-    byte[] frame = response.frame();
+    JsonBytes frame = response.frame(); // the thread's reply frame, in place: no array per reply
+    byte[] bytes = frame.array();
+    int length = frame.length();
     int[] fds = response.fds();
-    unconfirmedBytes += frame.length + MESSAGE_OVERHEAD;
+    unconfirmedBytes += length + MESSAGE_OVERHEAD;
     int sent = 0;
     int attached = fds.length;
-    while (sent < frame.length) {
-      long n = Posix.sendmsg(socketFd, frame, sent, frame.length - sent, fds, attached);
+    while (sent < length) {
+      long n = Posix.sendmsg(socketFd, bytes, sent, length - sent, fds, attached);
       if (n < 0) {
         if (sent > 0) {
           throw new CutShortException(sent, (int) -n);

@@ -1,6 +1,7 @@
 package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.audit.AuditEvent;
+import dev.fdbroker.broker.audit.WallClock;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
@@ -19,7 +20,6 @@ import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
 import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -49,10 +49,9 @@ final class DirectoryLister {
   }
 
   Response list(Policy snapshot, Peer peer, Request.List request, long start) {
-    Instant wallStart = Instant.now();
     Page page = page(snapshot, peer.caller(), request);
     long t1 = System.nanoTime();
-    AuditEvent event = new AuditEvent(wallStart.plusNanos(t1 - start), peer.connection(), peer.caller(),
+    AuditEvent event = new AuditEvent(WallClock.epochNanos(t1), peer.connection(), peer.caller(),
         peer.executable(), "list", request.path(), page.decision(), page.rule(),
         page.reply() instanceof Reply.Failed f ? f.error().wireName() : null, (t1 - start) / 1000);
     if (page.reply() instanceof Reply.Failed f) {

@@ -1,6 +1,7 @@
 package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.audit.AuditEvent;
+import dev.fdbroker.broker.audit.WallClock;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
@@ -15,9 +16,7 @@ import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.PathSyntax;
 import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
-import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -34,7 +33,6 @@ final class PathDescriber {
   Response stat(Policy snapshot, Peer peer, Request.Stat request, long start) {
     List<FileResult> results = new ArrayList<>(request.paths().size());
     List<AuditEvent> events = new ArrayList<>(request.paths().size());
-    Instant wallStart = Instant.now();
     long t0 = start;
     for (String path : request.paths()) {
       Judged judged = describe(snapshot, peer.caller(), path);
@@ -47,13 +45,12 @@ final class PathDescriber {
         metrics.fileDescribed();
       }
       long t1 = System.nanoTime();
-      events.add(new AuditEvent(wallStart.plusNanos(t1 - start), peer.connection(), peer.caller(), peer.executable(),
+      events.add(new AuditEvent(WallClock.epochNanos(t1), peer.connection(), peer.caller(), peer.executable(),
           "stat", path, judged.decision(), judged.rule(), error, (t1 - t0) / 1000));
       t0 = t1;
     }
     Reply reply = new Reply.Stated(request.id(), results);
-    byte[] frame = ReplyCodec.encode(reply);
-    if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
+    if (Response.tooLarge(Response.encode(reply))) {
       return Response.of(new Reply.Failed(request.id(), ErrorCode.TOO_LARGE,
           "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
           Op.STAT, Outcome.TOO_LARGE).withAudit(events);

@@ -88,8 +88,8 @@ final class Refusal implements Runnable {
     }
   }
 
-  /** The busy reply frame, before any request was read (so with no id). */
+  /** The busy reply frame, before any request was read (so with no id); a copy of the thread's reply frame. */
   static byte[] busy(String why) {
-    return Response.last(new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, why), null, null).frame();
+    return Response.last(new Reply.Failed(RequestId.NONE, ErrorCode.BUSY, why), null, null).frame().toBytes();
   }
 }

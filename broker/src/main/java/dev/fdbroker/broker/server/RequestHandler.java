@@ -2,6 +2,7 @@ package dev.fdbroker.broker.server;
 
 import dev.fdbroker.broker.audit.AuditEvent;
 import dev.fdbroker.broker.audit.AuditLog;
+import dev.fdbroker.broker.audit.WallClock;
 import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Op;
 import dev.fdbroker.broker.metrics.BrokerMetrics.Outcome;
@@ -16,14 +17,12 @@ import dev.fdbroker.protocol.BadRequestException;
 import dev.fdbroker.protocol.ErrorCode;
 import dev.fdbroker.protocol.FileResult;
 import dev.fdbroker.protocol.Frame;
+import dev.fdbroker.protocol.JsonBytes;
 import dev.fdbroker.protocol.PathSyntax;
 import dev.fdbroker.protocol.ProtocolLimits;
 import dev.fdbroker.protocol.Reply;
-import dev.fdbroker.protocol.ReplyCodec;
 import dev.fdbroker.protocol.Request;
-import dev.fdbroker.protocol.RequestCodec;
-import java.time.Instant;
-import java.util.ArrayList;
+import dev.fdbroker.protocol.RequestDecoder;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
@@ -35,6 +34,8 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class RequestHandler {
   static final String DENIED_MESSAGE = "not allowed by policy";
+  /** Each serving thread's request decoder: it keeps one JSON parser for all the requests it decodes. */
+  private static final ThreadLocal<RequestDecoder> DECODERS = ThreadLocal.withInitial(RequestDecoder::new);
 
   private final CurrentPolicy policy;
   private final SecureOpener opener;
@@ -90,7 +91,7 @@ final class RequestHandler {
     int maxPaths = snapshot.limits().maxPathsPerRequest();
     Request request;
     try {
-      request = RequestCodec.decode(frame, maxPaths);
+      request = DECODERS.get().decode(frame, maxPaths);
     } catch (BadRequestException e) {
       if (!withinRate) {
         return overRate(peer, e.id(), Op.INVALID, snapshot);
@@ -126,8 +127,9 @@ final class RequestHandler {
 
   /** Audits a request refused as a whole (not well formed, or framing lost). */
   void refusedWhole(Peer peer, ErrorCode code, long startNanos) {
-    audit.record(new AuditEvent(Instant.now(), peer.connection(), peer.caller(), peer.executable(),
-        "invalid", null, "invalid", null, code.wireName(), (System.nanoTime() - startNanos) / 1000));
+    long now = System.nanoTime();
+    audit.record(new AuditEvent(WallClock.epochNanos(now), peer.connection(), peer.caller(), peer.executable(),
+        "invalid", null, "invalid", null, code.wireName(), (now - startNanos) / 1000));
   }
 
   /**
@@ -139,7 +141,9 @@ final class RequestHandler {
    * @param undelivered null if the reply reached the client
    */
   void finished(Response response, String undelivered) {
-    for (AuditEvent e : response.audit()) {
+    List<AuditEvent> records = response.audit();
+    for (int i = 0; i < records.size(); i++) { // by index: no iterator per request
+      AuditEvent e = records.get(i);
       if (e.isGrant()) {
         if (undelivered == null) {
           metrics.fileGranted();
@@ -162,26 +166,23 @@ final class RequestHandler {
     int granted = 0;
     AuditEvent[] events = new AuditEvent[paths.size()];
     try {
-      List<FileResult> results = new ArrayList<>(paths.size());
-      // One wall-clock reading per request; each path's time is offset from it by the monotonic clock.
-      Instant wallStart = Instant.now();
+      FileResult[] results = new FileResult[paths.size()];
       long t0 = start; // the first path's time includes decoding the request
       for (int i = 0; i < paths.size(); i++) {
         String path = paths.get(i);
-        PathOutcome outcome = openOne(snapshot, peer, path);
-        FileResult result = outcome.result();
-        if (result instanceof FileResult.Granted g) {
-          fds[granted] = g.fd(); // the real descriptor, replaced by its index in the reply
+        PathOutcome outcome = openOne(snapshot, peer, path, granted);
+        if (outcome.fd() >= 0) {
+          fds[granted] = outcome.fd();
           pins[granted] = outcome.pin();
-          result = new FileResult.Granted(path, granted++, g.size(), g.mtimeNs(), g.mode());
+          granted++;
         }
-        results.add(result);
+        results[i] = outcome.result();
         long t1 = System.nanoTime();
-        events[i] = decided(peer, path, outcome, wallStart.plusNanos(t1 - start), t1 - t0);
+        events[i] = decided(peer, path, outcome, WallClock.epochNanos(t1), t1 - t0);
         t0 = t1;
       }
-      byte[] frame = ReplyCodec.encode(new Reply.Opened(request.id(), results));
-      if (frame.length - ProtocolLimits.HEADER_BYTES > ProtocolLimits.MAX_FRAME_BYTES) {
+      JsonBytes frame = Response.encode(new Reply.Opened(request.id(), List.of(results)));
+      if (Response.tooLarge(frame)) {
         closeAll(fds, pins, granted);
         for (int i = 0; i < events.length; i++) {
           if (events[i].isGrant()) {
@@ -193,8 +194,9 @@ final class RequestHandler {
             "the reply would exceed " + ProtocolLimits.MAX_FRAME_BYTES + " bytes; ask for fewer or shorter paths"),
             Op.OPEN, Outcome.TOO_LARGE).withAudit(List.of(events));
       }
-      return new Response(request.id(), frame, Arrays.copyOf(fds, granted), Arrays.copyOf(pins, granted), false,
-          Op.OPEN, Outcome.OK, List.of(events));
+      // Every path granted (the usual case): the arrays are the response's as they are.
+      return new Response(request.id(), frame, granted == fds.length ? fds : Arrays.copyOf(fds, granted),
+          granted == pins.length ? pins : Arrays.copyOf(pins, granted), false, Op.OPEN, Outcome.OK, List.of(events));
     } catch (RuntimeException | Error e) {
       closeAll(fds, pins, granted);
       for (AuditEvent event : events) {
@@ -207,17 +209,18 @@ final class RequestHandler {
   }
 
   /**
-   * What happened to one path: the result, and the policy's verdict for the audit log; for a grant,
-   * the pin its descriptor was reopened from ({@link OpenOutcome.Opened}), else -1.
+   * What happened to one path: the result, as the reply gives it, and the policy's verdict for the
+   * audit log; for a grant, the descriptor to send (its index in the reply's descriptors is in the
+   * result) and the pin it was reopened from ({@link OpenOutcome.Opened}), else -1 and -1.
    */
-  private record PathOutcome(FileResult result, String decision, String rule, int pin) {
+  private record PathOutcome(FileResult result, String decision, String rule, int fd, int pin) {
     PathOutcome(FileResult result, String decision, String rule) {
-      this(result, decision, rule, -1);
+      this(result, decision, rule, -1, -1);
     }
   }
 
-  /** Decides and opens one path. A granted result carries the real descriptor in {@code fd}. */
-  private PathOutcome openOne(Policy snapshot, Peer peer, String path) {
+  /** Decides and opens one path; a grant is the {@code index}th descriptor of the reply. */
+  private PathOutcome openOne(Policy snapshot, Peer peer, String path, int index) {
     String problem = PathSyntax.problem(path);
     if (problem != null) {
       return new PathOutcome(new FileResult.Refused(path, ErrorCode.BAD_REQUEST, problem), "invalid", null);
@@ -232,24 +235,24 @@ final class RequestHandler {
     long owner = decision.ownerOnly() ? peer.caller().uid() : SecureOpener.ANY_OWNER;
     return switch (opener.open(path, owner)) {
       case OpenOutcome.Opened opened ->
-          new PathOutcome(new FileResult.Granted(path, opened.fd(), opened.stat().size(), opened.stat().mtimeNs(),
-              opened.stat().permissions()), "allow", rule, opened.pin());
+          new PathOutcome(new FileResult.Granted(path, index, opened.stat().size(), opened.stat().mtimeNs(),
+              opened.stat().permissions()), "allow", rule, opened.fd(), opened.pin());
       case OpenOutcome.Refused refused ->
           new PathOutcome(new FileResult.Refused(path, refused.code(), refused.message()), "allow", rule);
     };
   }
 
   /**
-   * The audit record of one path's outcome, made at {@code time} after {@code nanos}; a refusal is
+   * The audit record of one path's outcome, made at {@code epochNanos} after {@code nanos}; a refusal is
    * counted now, a grant once its reply is sent ({@link #finished}).
    */
-  private AuditEvent decided(Peer peer, String path, PathOutcome outcome, Instant time, long nanos) {
+  private AuditEvent decided(Peer peer, String path, PathOutcome outcome, long epochNanos, long nanos) {
     String error = null;
     if (outcome.result() instanceof FileResult.Refused r) {
       error = r.error().wireName();
       metrics.fileRefused(r.error());
     }
-    return new AuditEvent(time, peer.connection(), peer.caller(), peer.executable(), "open",
+    return new AuditEvent(epochNanos, peer.connection(), peer.caller(), peer.executable(), "open",
         path, outcome.decision(), outcome.rule(), error, nanos / 1000);
   }
 
