@@ -30,7 +30,11 @@ rules:
 POLICY
 
 rm -f "$cache"
-FDBROKER_JAVA_OPTS="-XX:AOTCacheOutput=$cache" \
+# Classes only, no method profiles (JEP 515's training data, a diagnostic switch): replayed at
+# start, the profiles had the JIT compile the training run's hot methods while the broker was
+# still starting, on a machine of two cores about a sixth of the CPU time to the first reply
+# (bench/README.md, issue 13), for a warm-up the broker does not need.
+FDBROKER_JAVA_OPTS="-XX:AOTCacheOutput=$cache -XX:+UnlockDiagnosticVMOptions -XX:-AOTRecordTraining" \
   "$root/usr/bin/fdbroker" serve --config "$work/policy.yaml" --socket "$work/b.sock" \
   >"$work/broker.log" 2>&1 &
 broker=$!

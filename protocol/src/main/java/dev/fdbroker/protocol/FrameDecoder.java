@@ -9,10 +9,11 @@ package dev.fdbroker.protocol;
  *
  * <p>The buffer holds a small frame or a few pipelined ones at its initial size; it grows to fit a
  * large frame once that frame's header has arrived (never beyond the frame limit) and shrinks back
- * once the large frame is consumed, so an idle connection holds only the initial size. Not
- * thread-safe: one decoder per connection.
+ * once the large frame is consumed, so an idle connection holds only the initial size, and nothing
+ * at all once {@link #release released} while quiet. Not thread-safe: one decoder per connection.
  */
 public final class FrameDecoder {
+  private static final byte[] NONE = new byte[0];
   private final int maxFrameBytes;
   private final int initialCapacity;
   private byte[] buf;
@@ -49,6 +50,19 @@ public final class FrameDecoder {
     Frame frame = new Frame(buf, pos + ProtocolLimits.HEADER_BYTES, n);
     pos += ProtocolLimits.HEADER_BYTES + n;
     return frame;
+  }
+
+  /**
+   * Gives the buffer up if nothing is held (no bytes of a next frame): for a connection that goes
+   * quiet, whose decoder may wait long for its next request. The next receive allocates the initial
+   * size again.
+   */
+  public void release() {
+    if (pos == lim) {
+      pos = 0;
+      lim = 0;
+      buf = NONE;
+    }
   }
 
   /** Whether part of a frame has arrived (bytes are held that do not yet make a frame). */
@@ -91,7 +105,7 @@ public final class FrameDecoder {
     if (pos == lim) {
       pos = 0;
       lim = 0;
-      if (buf.length > initialCapacity) {
+      if (buf.length != initialCapacity) { // grown for a large frame, or released
         buf = new byte[initialCapacity];
       }
       return;

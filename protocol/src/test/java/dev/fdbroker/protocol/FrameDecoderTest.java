@@ -79,4 +79,20 @@ class FrameDecoderTest {
     assertThrows(IllegalArgumentException.class, () -> d.received(d.writable() + 1));
     assertThrows(IllegalArgumentException.class, () -> d.received(-1));
   }
+
+  @Test
+  void releasedWhileQuietItHoldsNothingAndStillCutsFrames() throws FramingException {
+    byte[] a = FrameReaderTest.frame("{\"op\":\"ping\"}".getBytes());
+    FrameDecoder d = new FrameDecoder(65536, 16);
+    feed(d, a, 0, a.length);
+    assertArrayEquals("{\"op\":\"ping\"}".getBytes(), payload(d.next()));
+    d.release();
+    assertFalse(d.midFrame());
+    assertEquals(16, d.writable(), "the initial buffer again, once bytes are to be received");
+    feed(d, a, 0, 3);
+    d.release(); // part of a frame is held: kept
+    assertTrue(d.midFrame());
+    feed(d, a, 3, a.length);
+    assertArrayEquals("{\"op\":\"ping\"}".getBytes(), payload(d.next()));
+  }
 }

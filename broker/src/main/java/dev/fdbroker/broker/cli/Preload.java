@@ -10,8 +10,9 @@ import org.slf4j.LoggerFactory;
  * Starts the slow class initializations of start-up on a second thread, while the main thread
  * parses the command line: the logging system (logback's configuration), BigDecimal (its tables,
  * which Jackson's parsers need), the broker's native calls (FFM generates and links code for its
- * downcall) and junixsocket's native library. Each is a one-time cost of tens of milliseconds on
- * these machines, independent of the command line; the main thread finds them done, or waits for
+ * downcall), junixsocket's native library and the user lookup by uid that every new connection
+ * makes (its downcall linked, not called). Each is a one-time cost of tens of milliseconds on these
+ * machines, independent of the command line; the main thread finds them done, or waits for
  * the rest. The broker answers its first request sooner under socket activation, where start-up
  * is on the first client's clock. Whatever fails here fails again, and is reported, where the
  * main thread first uses it.
@@ -58,6 +59,7 @@ final class Preload {
       BigDecimal.ONE.scale();
       Posix.close(-1); // links the downcall (class initialization); EBADF, and nothing closed
       AFUNIXSocket.isSupported();
+      Posix.linkUserLookup(); // the first connection's caller is looked up by uid
     } catch (Throwable e) {
       // reported by the main thread
     }

@@ -129,20 +129,43 @@ public final class Posix {
   }
 
   /**
-   * The user and group database calls, linked on first use: only policies that name users or
-   * groups need them, and linking a downcall costs milliseconds at start.
+   * The user and group database calls, each linked on its first use (a class of its own): only
+   * policies that name users or groups need most of them, and linking a downcall costs milliseconds
+   * of start-up (a stub generated per call shape). Every connection needs getpwuid_r (the caller's
+   * user name), which start-up links ahead of the first connection ({@link #linkUserLookup}).
    */
-  private static final class Nss {
+  private static final class PwNam {
     static final MethodHandle GETPWNAM_R = downcall("getpwnam_r",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  }
+
+  private static final class PwUid {
     static final MethodHandle GETPWUID_R = downcall("getpwuid_r",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  }
+
+  private static final class GrNam {
     static final MethodHandle GETGRNAM_R = downcall("getgrnam_r",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  }
+
+  private static final class GrGid {
     static final MethodHandle GETGRGID_R = downcall("getgrgid_r",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+  }
+
+  private static final class GroupList {
     static final MethodHandle GETGROUPLIST = downcall("getgrouplist",
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+  }
+
+  /**
+   * Links getpwuid_r, which {@link #userById} uses, without calling it: done at start on a second
+   * thread, so that the first connection, whose caller's user name is looked up, does not wait
+   * for the stub to be generated.
+   */
+  public static void linkUserLookup() {
+    PwUid.GETPWUID_R.type();
   }
 
   // struct passwd and struct group on LP64 Linux (glibc and musl alike).
@@ -672,28 +695,28 @@ public final class Posix {
   /** Looks a user up by name; empty if there is no such user. */
   public static Optional<PasswdEntry> userByName(String name) throws PosixException {
     return nss("getpwnam_r", PASSWD_SIZE,
-        (arena, entry, buf, size, result) -> (int) Nss.GETPWNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) PwNam.GETPWNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
         Posix::passwdEntry);
   }
 
   /** Looks a user up by uid; empty if there is no such user. */
   public static Optional<PasswdEntry> userById(long uid) throws PosixException {
     return nss("getpwuid_r", PASSWD_SIZE,
-        (arena, entry, buf, size, result) -> (int) Nss.GETPWUID_R.invokeExact((int) uid, entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) PwUid.GETPWUID_R.invokeExact((int) uid, entry, buf, size, result),
         Posix::passwdEntry);
   }
 
   /** Looks a group up by name; empty if there is no such group. */
   public static Optional<GroupEntry> groupByName(String name) throws PosixException {
     return nss("getgrnam_r", GROUP_SIZE,
-        (arena, entry, buf, size, result) -> (int) Nss.GETGRNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) GrNam.GETGRNAM_R.invokeExact(cString(arena, name), entry, buf, size, result),
         Posix::groupEntry);
   }
 
   /** Looks a group up by gid; empty if there is no such group. */
   public static Optional<GroupEntry> groupById(long gid) throws PosixException {
     return nss("getgrgid_r", GROUP_SIZE,
-        (arena, entry, buf, size, result) -> (int) Nss.GETGRGID_R.invokeExact((int) gid, entry, buf, size, result),
+        (arena, entry, buf, size, result) -> (int) GrGid.GETGRGID_R.invokeExact((int) gid, entry, buf, size, result),
         Posix::groupEntry);
   }
 
@@ -708,7 +731,7 @@ public final class Posix {
         MemorySegment groups = arena.allocate(JAVA_INT, capacity);
         MemorySegment count = arena.allocate(JAVA_INT);
         count.set(JAVA_INT, 0, capacity);
-        int r = (int) Nss.GETGROUPLIST.invokeExact(cString(arena, name), (int) gid, groups, count);
+        int r = (int) GroupList.GETGROUPLIST.invokeExact(cString(arena, name), (int) gid, groups, count);
         int n = count.get(JAVA_INT, 0);
         if (r >= 0) {
           long[] out = new long[n];

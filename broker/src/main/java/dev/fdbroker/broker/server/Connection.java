@@ -72,7 +72,7 @@ final class Connection implements Runnable {
    * each), so counting bytes alone let a client that pipelines small requests fill the buffer.
    */
   static final int MESSAGE_OVERHEAD = 1024;
-  /** Buffer an idle connection keeps: enough for typical requests, small enough for thousands of idle clients. */
+  /** Buffer a connection being served keeps: enough for typical requests; a parked one keeps none. */
   private static final int READ_BUFFER = 512;
   private static final int IDLE = 0;
   private static final int BUSY = 1;
@@ -309,6 +309,7 @@ final class Connection implements Runnable {
   }
 
   private boolean park() throws IOException {
+    decoder.release(); // a quiet connection keeps no buffer: thousands of them may wait
     channel.configureBlocking(false);
     blocking = false;
     return home.park(this);

@@ -7,6 +7,7 @@ import java.util.Base64;
 import javax.crypto.Cipher;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -42,23 +43,42 @@ record ListCursor(long device, long inode, long offset) {
     private static final int KEY_BYTES = 16;
     static final String KEY_FILE = "cursor.key";
 
-    private final SecretKey key;
-    private final SecureRandom random = new SecureRandom();
+    /** The key; made on first use when this broker has no state directory to keep one in. */
+    private volatile SecretKey key;
 
-    /** Under a key made now: cursors last as long as this broker. */
-    Seal() {
-      byte[] bytes = new byte[KEY_BYTES];
-      random.nextBytes(bytes);
-      key = new SecretKeySpec(bytes, "AES");
+    /**
+     * The JDK's SecureRandom, set up on first use: it loads and initializes the security providers,
+     * some milliseconds of start-up that nothing needs before the first listing (or a first key).
+     */
+    private static final class Random {
+      static final SecureRandom INSTANCE = new SecureRandom();
     }
+
+    /** Under a key made when first needed: cursors last as long as this broker. */
+    Seal() {}
 
     private Seal(byte[] keyBytes) {
       key = new SecretKeySpec(keyBytes, "AES");
     }
 
+    private SecretKey key() {
+      SecretKey k = key;
+      if (k == null) {
+        synchronized (this) {
+          k = key;
+          if (k == null) {
+            byte[] bytes = new byte[KEY_BYTES];
+            Random.INSTANCE.nextBytes(bytes);
+            key = k = new SecretKeySpec(bytes, "AES");
+          }
+        }
+      }
+      return k;
+    }
+
     /**
      * Under the key in {@code $STATE_DIRECTORY/cursor.key} (the first directory systemd names),
-     * made there on first use, 0600; else, or if that fails, under a key made now.
+     * made there on first use, 0600; else, or if that fails, under a key made when first needed.
      */
     static Seal fromEnvironment() {
       String state = System.getenv("STATE_DIRECTORY");
@@ -76,8 +96,13 @@ record ListCursor(long device, long inode, long offset) {
 
     private static byte[] keyIn(Path file) throws IOException {
       try {
+        return kept(file);
+      } catch (NoSuchFileException absent) {
+        // the first start with this state directory: made below
+      }
+      try {
         byte[] fresh = new byte[KEY_BYTES];
-        new SecureRandom().nextBytes(fresh);
+        Random.INSTANCE.nextBytes(fresh);
         // Made whole under a temporary name, then linked in: a crash never leaves half a key.
         Path tmp = Files.createTempFile(file.getParent(), ".cursor-key", ".tmp",
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -89,23 +114,27 @@ record ListCursor(long device, long inode, long offset) {
           Files.deleteIfExists(tmp);
         }
       } catch (FileAlreadyExistsException taken) {
-        byte[] kept = Files.readAllBytes(file);
-        if (kept.length != KEY_BYTES) {
-          throw new IOException("it holds " + kept.length + " bytes, not " + KEY_BYTES);
-        }
-        return kept;
+        return kept(file); // another broker made it meanwhile
       }
+    }
+
+    private static byte[] kept(Path file) throws IOException {
+      byte[] kept = Files.readAllBytes(file);
+      if (kept.length != KEY_BYTES) {
+        throw new IOException("it holds " + kept.length + " bytes, not " + KEY_BYTES);
+      }
+      return kept;
     }
 
     /** The cursor as the client gets it: 70 characters of base64url. */
     String seal(ListCursor cursor) {
       byte[] nonce = new byte[NONCE_BYTES];
-      random.nextBytes(nonce);
+      Random.INSTANCE.nextBytes(nonce);
       byte[] plain = ByteBuffer.allocate(PLAIN_BYTES).putLong(cursor.device).putLong(cursor.inode)
           .putLong(cursor.offset).array();
       try {
         Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
-        c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, nonce));
+        c.init(Cipher.ENCRYPT_MODE, key(), new GCMParameterSpec(TAG_BITS, nonce));
         byte[] sealed = c.doFinal(plain);
         return TEXT.encodeToString(ByteBuffer.allocate(NONCE_BYTES + sealed.length).put(nonce).put(sealed).array());
       } catch (GeneralSecurityException e) {
@@ -126,7 +155,7 @@ record ListCursor(long device, long inode, long offset) {
       }
       try {
         Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
-        c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, bytes, 0, NONCE_BYTES));
+        c.init(Cipher.DECRYPT_MODE, key(), new GCMParameterSpec(TAG_BITS, bytes, 0, NONCE_BYTES));
         ByteBuffer plain = ByteBuffer.wrap(c.doFinal(bytes, NONCE_BYTES, bytes.length - NONCE_BYTES));
         return new ListCursor(plain.getLong(), plain.getLong(), plain.getLong());
       } catch (GeneralSecurityException e) {
