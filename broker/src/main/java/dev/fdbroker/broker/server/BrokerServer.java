@@ -239,7 +239,7 @@ public final class BrokerServer {
       refusing.decrementAndGet();
       open.decrementAndGet();
     });
-    if (dispatch(r)) {
+    if (servers.executeBounded(r)) {
       threadBackoffMillis = 0;
     } else {
       noThreadHere(channel);
@@ -249,7 +249,7 @@ public final class BrokerServer {
 
   /**
    * Runs {@code task} on a serving thread, soon; false if it was not taken (held below a task
-   * limit with no thread free, too many waiting, or shutting down): see {@link ServingThreads}.
+   * limit with no thread free, or shutting down): see {@link ServingThreads}.
    */
   boolean dispatch(Runnable task) {
     return servers.execute(task);

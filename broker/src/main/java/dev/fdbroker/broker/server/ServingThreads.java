@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * that finds no thread free is not taken ({@link #execute} returns false: the accepting thread
  * refuses it and pauses, so that a flood waits in the kernel's backlog rather than in the
  * broker's descriptors); every few seconds one start beyond that is tried again, in case the limit
- * was raised. Nor is a task taken while {@link #MAX_WAITING} wait already.
+ * was raised. A refusal ({@link #executeBounded}) is not taken either while {@link #MAX_WAITING}
+ * tasks wait already: connections are bounded by admission ({@code max_connections}), refusals of a
+ * flood are not.
  */
 final class ServingThreads {
   private static final Logger log = LoggerFactory.getLogger(ServingThreads.class);
@@ -41,8 +43,9 @@ final class ServingThreads {
   private static final int THREADS_KEPT_FREE = 4;
   private static final long PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
   /**
-   * Tasks waiting for a thread, at most: a crowd of new connections waits for the starter, a flood
-   * beyond this is refused where it arrives (each waiting task holds a socket).
+   * Tasks waiting for a thread beyond which a refusal is not taken: a crowd of admitted connections
+   * waits for the starter, however many (admission bounds them), while a flood of refusals is told
+   * busy where it arrives (each waiting task holds a socket).
    */
   static final int MAX_WAITING = 256;
 
@@ -76,10 +79,19 @@ final class ServingThreads {
   }
 
   /**
-   * Runs {@code task} on a serving thread, soon; false if it is not taken: shut down, held below a
-   * task limit with no thread free, or too many waiting already (the caller refuses it).
+   * Runs {@code task} (an admitted connection) on a serving thread, soon; false if it is not taken:
+   * shut down, or held below a task limit with no thread free (the caller refuses it).
    */
   boolean execute(Runnable task) {
+    return execute(task, Integer.MAX_VALUE);
+  }
+
+  /** As {@link #execute}, for a refusal: not taken either while {@link #MAX_WAITING} tasks wait. */
+  boolean executeBounded(Runnable task) {
+    return execute(task, MAX_WAITING);
+  }
+
+  private boolean execute(Runnable task, int maxWaiting) {
     if (shutdown) {
       return false;
     }
@@ -89,7 +101,7 @@ final class ServingThreads {
     if (maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0) {
       return false;
     }
-    if (waitingCount.incrementAndGet() > MAX_WAITING) {
+    if (waitingCount.incrementAndGet() > maxWaiting) {
       waitingCount.decrementAndGet();
       return false;
     }

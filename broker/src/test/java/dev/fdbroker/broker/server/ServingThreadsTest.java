@@ -117,7 +117,7 @@ class ServingThreadsTest {
   }
 
   @Test
-  void noMoreThanMaxWaitingWait() throws Exception {
+  void refusalsAreNotTakenPastMaxWaitingConnectionsAre() throws Exception {
     CountDownLatch gate = new CountDownLatch(1);
     ServingThreads threads = new ServingThreads(gated(gate, new AtomicInteger()), t -> { });
     threads.start();
@@ -125,12 +125,16 @@ class ServingThreadsTest {
     threads.execute(ran::countDown); // the starter takes this one, and is stuck starting its thread
     int taken = 0;
     for (int i = 0; i < ServingThreads.MAX_WAITING + 10; i++) {
-      if (threads.execute(() -> { })) {
+      if (threads.executeBounded(() -> { })) {
         taken++;
       }
     }
     // MAX_WAITING, or one fewer if the starter had not yet taken the first from the queue.
     assertTrue(taken <= ServingThreads.MAX_WAITING && taken >= ServingThreads.MAX_WAITING - 1, "taken: " + taken);
+    // Admitted connections are bounded by admission, not here: a crowd of them all waits.
+    for (int i = 0; i < 2 * ServingThreads.MAX_WAITING; i++) {
+      assertTrue(threads.execute(() -> { }), "a connection is taken however many wait");
+    }
     gate.countDown();
     assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
     threads.shutdown();
