@@ -254,21 +254,26 @@ class ResourceLimitsIT {
     }
   }
 
+  /**
+   * A broker allowing {@code dir/*.txt} under these limits, as the unit runs it where the tests may
+   * (root), at an RLIMIT_NOFILE of 64, soft and hard alike, so that the JVM cannot raise it.
+   */
+  private static RunningBroker atNofile64(Path dir, String limits) throws Exception {
+    Path policy = Files.writeString(dir.resolve("policy.yaml"), "limits: {" + limits + "}\nrules:\n"
+        + "  - name: t\n    users: [" + ItSupport.myUid() + "]\n    allow: [\"" + dir + "/*.txt\"]\n");
+    Files.createDirectories(dir.resolve("run"));
+    return ItSupport.isRoot()
+        ? HostBroker.start(dir, policy, HostBroker.Options.defaults().withNofile(64))
+        : BrokerProcess.start(policy, dir.resolve("run/fdbroker.sock"), Map.of(), List.of("prlimit", "--nofile=64:64", "--"));
+  }
+
   @Test
   void outOfDescriptorsTheBrokerAnswersBusyAndRecovers() throws Exception {
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/prlimit")), "needs prlimit");
     Path dir = ItSupport.worldReadableTempDir("fdbroker-nofile-");
     try {
       Path file = Files.writeString(dir.resolve("f.txt"), "f\n");
-      Path policy = Files.writeString(dir.resolve("policy.yaml"), "limits: {max_connections_per_uid: 1000}\nrules:\n"
-          + "  - name: t\n    users: [" + ItSupport.myUid() + "]\n    allow: [\"" + dir + "/*.txt\"]\n");
-      // As the unit runs it where the tests may (root), at an RLIMIT_NOFILE of 64, soft and hard
-      // alike, so that the JVM cannot raise it.
-      Files.createDirectories(dir.resolve("run"));
-      try (RunningBroker broker = ItSupport.isRoot()
-          ? HostBroker.start(dir, policy, HostBroker.Options.defaults().withNofile(64))
-          : BrokerProcess.start(policy, dir.resolve("run/fdbroker.sock"), Map.of(),
-              List.of("prlimit", "--nofile=64:64", "--"))) {
+      try (RunningBroker broker = atNofile64(dir, "max_connections_per_uid: 1000")) {
         int base = broker.openDescriptors();
         List<RawClient> clients = new ArrayList<>();
         int busyConnections = 0;
@@ -338,14 +343,7 @@ class ResourceLimitsIT {
     Path dir = ItSupport.worldReadableTempDir("fdbroker-nofile-race-");
     try {
       Path file = Files.writeString(dir.resolve("f.txt"), "f\n");
-      Path policy = Files.writeString(dir.resolve("policy.yaml"), "limits: {max_connections_per_uid: 1000,"
-          + " requests_per_second_per_uid: 100000000}\nrules:\n"
-          + "  - name: t\n    users: [" + ItSupport.myUid() + "]\n    allow: [\"" + dir + "/*.txt\"]\n");
-      Files.createDirectories(dir.resolve("run"));
-      try (RunningBroker broker = ItSupport.isRoot()
-          ? HostBroker.start(dir, policy, HostBroker.Options.defaults().withNofile(64))
-          : BrokerProcess.start(policy, dir.resolve("run/fdbroker.sock"), Map.of(),
-              List.of("prlimit", "--nofile=64:64", "--"))) {
+      try (RunningBroker broker = atNofile64(dir, "max_connections_per_uid: 1000, requests_per_second_per_uid: 100000000")) {
         List<RawClient> held = new ArrayList<>();
         ExecutorService openers = Executors.newFixedThreadPool(4);
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
