@@ -50,7 +50,7 @@ public final class BrokerServer {
   private static final Logger log = LoggerFactory.getLogger(BrokerServer.class);
   /** Refused connections allowed to linger at once (see {@link Refusal#LINGER_MILLIS}). */
   private static final int MAX_LINGERING_REFUSALS = 64;
-  /** How long a refusal told on the accepting or starting thread lingers (it holds that thread up meanwhile). */
+  /** How long a refusal told on the accepting thread lingers (it holds up accepting meanwhile). */
   private static final int REFUSAL_LINGER_HERE_MILLIS = 100;
   private static final String NO_THREAD = "the broker cannot start a thread to serve this connection; try again later";
   /** uid_t and gid_t are 32 bits; (uid_t) -1 means the kernel reported no credentials. */
@@ -94,7 +94,7 @@ public final class BrokerServer {
     ThreadFactory threads = r -> Thread.ofPlatform().daemon(true).stackSize(256 * 1024)
         .name("fdbroker-conn-" + threadNumber.incrementAndGet()).unstarted(r);
     this.servers = new ServingThreads(threads, this::noThreadFromStarter);
-    this.parker = new Parker(this::dispatch, this::noThreadForParked);
+    this.parker = new Parker(this::dispatch, this::noThreadNoLinger);
     metrics.descriptorsInFlight(budget::inFlight);
     String misfit = budget.fit(policy.get().limits());
     if (misfit != null) {
@@ -267,10 +267,10 @@ public final class BrokerServer {
   }
 
   /**
-   * Tells a parked connection whose request found no thread busy, and closes it. No linger: the
-   * parker has every quiet connection to watch.
+   * Tells a connection that found no thread busy, and closes it, on the parker or the starter. No
+   * linger: the parker has every quiet connection to watch, the starter every task waiting.
    */
-  private void noThreadForParked(Connection c) {
+  private void noThreadNoLinger(Connection c) {
     countNoThread();
     refuseOnThisThread(c.channel(), NO_THREAD, 0);
     c.close();
@@ -281,12 +281,12 @@ public final class BrokerServer {
    * busy, and closes it; on the starter thread, so without lingering: other tasks wait behind it.
    */
   private void noThreadFromStarter(Runnable task) {
-    countNoThread();
     if (task instanceof Connection c) {
-      refuseOnThisThread(c.channel(), NO_THREAD, 0);
-      c.close();
+      noThreadNoLinger(c);
     } else if (task instanceof Refusal r) {
-      r.tellAndClose();
+      countNoThread();
+      refuseOnThisThread(r.channel(), r.why(), 0); // its own reason, as its thread would have told it
+      r.close();
     }
   }
 

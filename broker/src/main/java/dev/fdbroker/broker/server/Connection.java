@@ -167,11 +167,6 @@ final class Connection implements Runnable {
     return channel;
   }
 
-  /** Whether no thread has served this connection yet (its client may be waiting for a first reply). */
-  boolean neverServed() {
-    return peer == null;
-  }
-
   /** Serves the connection on this thread until it closes or goes quiet (then it is parked). */
   @Override
   public void run() {
@@ -352,9 +347,9 @@ final class Connection implements Runnable {
    * full, so the descriptors go with the reply's first byte and a write does not block. Should it
    * all the same (a send buffer made smaller than the default) and be cut short by the socket's
    * timeout after its first bytes, the descriptors did go: they stay charged, the grants are
-   * audited as sent, and the connection ends (its stream is broken) and retires until they are read. Looking at the socket only
-   * then, not before every reply, saves a system call per request: a client that reads its replies
-   * (every client-lib one does) is always found drained.
+   * audited as sent, and the connection ends (its stream is broken) and retires until they are
+   * read. Looking at the socket only then, not before every reply, saves a system call per request:
+   * a client that reads its replies (every client-lib one does) is always found drained.
    *
    * <p>Descriptors go only within the budget of descriptors in flight ({@link DescriptorBudget});
    * over it, or if the kernel refuses them, the client is told {@code busy} instead. Returns why the

@@ -62,22 +62,16 @@ final class Refusal implements Runnable {
     }
   }
 
-  /**
-   * Tells the client why, without lingering (there is no thread of its own to linger on; the
-   * socket, with nothing written to it yet, has room for one small reply), and closes.
-   */
-  void tellAndClose() {
-    try {
-      channel.configureBlocking(false);
-      channel.write(ByteBuffer.wrap(busy(why)));
-    } catch (IOException e) {
-      // the client is gone: nothing to tell
-    } finally {
-      close();
-    }
+  AFUNIXSocketChannel channel() {
+    return channel;
   }
 
-  /** Closes without telling the client anything. */
+  /** Why the connection is refused, for telling it on another thread when none is to be had. */
+  String why() {
+    return why;
+  }
+
+  /** Closes (once told, or with nothing to tell), and says so. */
   void close() {
     try {
       channel.close();
