@@ -271,9 +271,19 @@ def threads(pid):
     return int(proc_status(pid)["Threads"])
 
 
+def jcmd_path():
+    """The JDK's jcmd (the package's runtime has none): $JAVA_HOME's, as ./run sets it, else the PATH's."""
+    if os.environ.get("JAVA_HOME"):
+        jcmd = Path(os.environ["JAVA_HOME"]) / "bin" / "jcmd"
+        if jcmd.exists():
+            return jcmd
+    found = shutil.which("jcmd")
+    return Path(found) if found else None
+
+
 def heap_after_gc_mib(pid):
-    """Heap in use after a full collection, from the JDK's jcmd (the runtime has no jcmd)."""
-    jcmd = Path(os.environ["JAVA_HOME"]) / "bin" / "jcmd"
+    """Heap in use after a full collection, from the JDK's jcmd."""
+    jcmd = jcmd_path()
     subprocess.run([str(jcmd), str(pid), "GC.run"], capture_output=True, check=True)
     info = subprocess.run([str(jcmd), str(pid), "GC.heap_info"], capture_output=True, text=True, check=True).stdout
     used = 0
@@ -991,6 +1001,9 @@ def main():
     for f in needed:
         if not f.exists():
             raise SystemExit(f"bench: {f} is missing; run ./run bench, which builds it")
+    # Checked before any part runs: the memory part comes late, and a run that dies there loses the rest.
+    if "memory" in parts and jcmd_path() is None:
+        raise SystemExit("bench: the memory part needs a JDK's jcmd: set JAVA_HOME (./run bench does)")
     fx = Fixture(os.getuid())
     workdir = fx.dir
     results = {"throughput": {}, "statlist": {}, "nio": {}}
