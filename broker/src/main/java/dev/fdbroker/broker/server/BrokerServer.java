@@ -309,6 +309,11 @@ public final class BrokerServer {
     }
 
     @Override
+    public boolean handOver(Connection c) {
+      return servers.handOver(c);
+    }
+
+    @Override
     public DescriptorBudget budget() {
       return budget;
     }

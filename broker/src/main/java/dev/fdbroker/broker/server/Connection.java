@@ -37,12 +37,15 @@ import org.slf4j.LoggerFactory;
  * One client connection. While the client is busy, a thread serves it, blocked in the socket's
  * recv between requests, like a thread per connection; once the client has been quiet for
  * {@link #PARK_AFTER}, the connection is handed to the {@link Parker} and the thread goes back to
- * the pool, and a thread takes it up again when a request arrives. It ends on end-of-stream, a
- * framing error, a deadline or any failure, always closing the socket; whatever goes wrong here
- * stays on this connection.
+ * the pool, and a thread takes it up again when a request arrives. While other connections wait
+ * for a thread, a busy one goes behind them after each reply ({@link Home#handOver}), so that a
+ * crowd is served by the threads there are instead of waiting for threads to start. It ends on
+ * end-of-stream, a framing error, a deadline or any failure, always closing the socket; whatever
+ * goes wrong here stays on this connection.
  *
- * <p>One owner at a time: the thread serving it, or the parker. Only the owner reads, writes or
- * closes the socket; others may only shut it down, which wakes the owner.
+ * <p>One owner at a time: the thread serving it, the queue of connections waiting for a thread,
+ * or the parker. Only the owner reads, writes or closes the socket; others may only shut it down,
+ * which wakes the owner.
  */
 final class Connection implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(Connection.class);
@@ -88,6 +91,13 @@ final class Connection implements Runnable {
 
     /** Takes the connection while it is quiet; returns false if it cannot (shutting down). */
     boolean park(Connection c);
+
+    /**
+     * Takes the connection, between two requests, to be served on by another thread, if other
+     * connections wait for a thread; false if none wait (the caller serves on). See {@link
+     * ServingThreads#handOver}.
+     */
+    boolean handOver(Connection c);
 
     /** The descriptors in flight, shared by every connection. */
     DescriptorBudget budget();
@@ -194,7 +204,10 @@ final class Connection implements Runnable {
     }
   }
 
-  /** Serves requests in order; returns true if the connection was parked, false if it is to close. */
+  /**
+   * Serves requests in order; returns true if the connection was parked or handed over to another
+   * thread, false if it is to close.
+   */
   private boolean serve() throws IOException {
     while (true) {
       Frame frame;
@@ -241,6 +254,9 @@ final class Connection implements Runnable {
       state.set(IDLE);
       if (draining) {
         return false;
+      }
+      if (home.handOver(this)) {
+        return true; // its next request is served by whichever thread takes it from the queue
       }
     }
   }

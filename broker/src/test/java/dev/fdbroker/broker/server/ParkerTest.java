@@ -29,6 +29,11 @@ class ParkerTest {
     }
 
     @Override
+    public boolean handOver(Connection c) {
+      return false;
+    }
+
+    @Override
     public DescriptorBudget budget() {
       return budget;
     }

@@ -52,6 +52,52 @@ class ServingThreadsTest {
   }
 
   @Test
+  void aBusyTaskHandedOverLetsTheWaitingOnesRunWhileNoThreadCanStart() throws Exception {
+    // One thread can be made; every start after it is stuck (as Thread.start is under load, until
+    // the new thread first runs), so the starter holds the task it took for the second thread.
+    CountDownLatch stuck = new CountDownLatch(1);
+    AtomicInteger made = new AtomicInteger();
+    ThreadFactory oneThenStuck = r -> {
+      if (made.incrementAndGet() > 1) {
+        await(stuck);
+      }
+      return Thread.ofPlatform().daemon(true).unstarted(r);
+    };
+    ServingThreads threads = new ServingThreads(oneThenStuck, t -> { });
+    threads.start();
+    // A busy connection: a request at a time, never quiet, handing itself over between requests.
+    AtomicInteger requests = new AtomicInteger();
+    AtomicInteger handedOver = new AtomicInteger();
+    CountDownLatch busyRunning = new CountDownLatch(1);
+    Runnable busy = new Runnable() {
+      @Override
+      public void run() {
+        busyRunning.countDown();
+        while (stuck.getCount() > 0) {
+          requests.incrementAndGet();
+          if (threads.handOver(this)) {
+            handedOver.incrementAndGet();
+            return;
+          }
+          Thread.onSpinWait();
+        }
+      }
+    };
+    assertTrue(threads.execute(busy));
+    assertTrue(busyRunning.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    assertTrue(requests.get() > 0);
+    assertEquals(0, handedOver.get(), "not handed over while nothing waits");
+    CountDownLatch ran = new CountDownLatch(2);
+    threads.execute(ran::countDown); // the starter takes this one, and is stuck starting its thread
+    threads.execute(ran::countDown); // this one waits: the busy task's thread runs it
+    waitUntil(() -> ran.getCount() == 1);
+    assertTrue(handedOver.get() > 0);
+    stuck.countDown();
+    assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    threads.shutdown();
+  }
+
+  @Test
   void anIdleThreadTakesTheNextTask() throws Exception {
     AtomicInteger made = new AtomicInteger();
     ServingThreads threads = new ServingThreads(gated(new CountDownLatch(0), made), t -> { });
