@@ -181,6 +181,9 @@ final class Connection implements Runnable {
   @Override
   public void run() {
     boolean parked = false;
+    // Taken up again (unparked or handed over): lastActivity is no longer the time now, and a
+    // request timeout must not count the time the connection waited for a thread.
+    justAnswered = false;
     try {
       if (!blocking) {
         channel.configureBlocking(true);

@@ -18,7 +18,7 @@ import org.newsclub.net.unix.FileDescriptorCast;
  * closed at once, the unread request would reset the connection and the client would never read
  * why. So the broker half-closes, lets the request arrive (briefly, discarded), then closes.
  */
-final class Refusal implements Runnable {
+final class Refusal implements ServingThreads.Brief {
   /** How long a refused connection lingers, at most. */
   static final int LINGER_MILLIS = 500;
 

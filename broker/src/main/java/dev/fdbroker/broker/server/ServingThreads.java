@@ -23,6 +23,12 @@ import org.slf4j.LoggerFactory;
  * for each of those in turn: with 256 busy connections, new ones went seconds without a reply.
  * Now the threads that hand work over never wait for a thread to start.
  *
+ * <p>Connections need not wait for a thread to start either: while connections wait, a busy one
+ * goes behind them after each reply ({@link #handOver}), and its thread takes the oldest waiting
+ * task; the starter meanwhile starts threads, until each busy connection has one again. A
+ * connection handed over was being served, so it is never refused for want of a thread: at a task
+ * limit it waits its turn among the threads there are. Only a shutdown refuses it.
+ *
  * <p>Starting a thread fails at the service's task limit (TasksMax=, a pids cgroup) or the user's
  * process limit ("unable to create native thread", an OutOfMemoryError): that costs the task it
  * was for, which is refused ({@code noThread}), never the broker. The threads are then held to a
@@ -32,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * refuses it and pauses, so that a flood waits in the kernel's backlog rather than in the
  * broker's descriptors); every few seconds one start beyond that is tried again, in case the limit
  * was raised. A refusal ({@link #executeBounded}) is not taken either while {@link #MAX_WAITING}
- * tasks wait already: connections are bounded by admission ({@code max_connections}), refusals of a
+ * refusals wait already: connections are bounded by admission ({@code max_connections}), refusals of a
  * flood are not.
  */
 final class ServingThreads {
@@ -43,11 +49,26 @@ final class ServingThreads {
   private static final int THREADS_KEPT_FREE = 4;
   private static final long PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
   /**
-   * Tasks waiting for a thread beyond which a refusal is not taken: a crowd of admitted connections
-   * waits for the starter, however many (admission bounds them), while a flood of refusals is told
-   * busy where it arrives (each waiting task holds a socket).
+   * Refusals waiting for a thread beyond which another is not taken: a crowd of admitted
+   * connections waits, however many (admission bounds them), while a flood of refusals is told busy
+   * where it arrives (each waiting refusal holds a socket).
    */
   static final int MAX_WAITING = 256;
+
+  /**
+   * A task that answers a connection and ends, such as a refusal: it waits for a thread like any
+   * task, within {@link #MAX_WAITING}, but never makes a busy connection hand its thread over (a
+   * flood of them would slow every busy connection down).
+   */
+  interface Brief extends Runnable { }
+
+  /** A busy connection handed over between two requests ({@link #handOver}): never refused for want of a thread. */
+  private record HandedOver(Runnable task) implements Runnable {
+    @Override
+    public void run() {
+      task.run();
+    }
+  }
 
   private final ThreadFactory factory;
   private final Consumer<Runnable> noThread;
@@ -57,6 +78,8 @@ final class ServingThreads {
   private final ConcurrentLinkedQueue<Runnable> waiting = new ConcurrentLinkedQueue<>();
   private final AtomicInteger threads = new AtomicInteger();
   private final AtomicInteger waitingCount = new AtomicInteger();
+  /** Of {@link #waitingCount}, the {@link Brief} tasks. */
+  private final AtomicInteger waitingBrief = new AtomicInteger();
   private final Thread starter;
   /** The most threads, once a limit was met; else MAX_VALUE. The starter's alone to change. */
   private volatile int maxThreads = Integer.MAX_VALUE;
@@ -65,8 +88,8 @@ final class ServingThreads {
 
   /**
    * @param factory makes the serving threads
-   * @param noThread refuses a task no thread could be had for (tells it busy, closes it); runs on
-   *     the starter
+   * @param noThread refuses a task no thread could be had for, or that waited as the pool shut down
+   *     (tells it busy, closes it); runs on the starter
    */
   ServingThreads(ThreadFactory factory, Consumer<Runnable> noThread) {
     this.factory = factory;
@@ -83,28 +106,44 @@ final class ServingThreads {
    * shut down, or held below a task limit with no thread free (the caller refuses it).
    */
   boolean execute(Runnable task) {
-    return execute(task, Integer.MAX_VALUE);
-  }
-
-  /** As {@link #execute}, for a refusal: not taken either while {@link #MAX_WAITING} tasks wait. */
-  boolean executeBounded(Runnable task) {
-    return execute(task, MAX_WAITING);
-  }
-
-  private boolean execute(Runnable task, int maxWaiting) {
     if (shutdown) {
       return false;
     }
     if (idle.tryTransfer(task)) {
       return true;
     }
-    if (maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0) {
+    if (heldBelowLimit()) {
       return false;
     }
-    if (waitingCount.incrementAndGet() > maxWaiting) {
-      waitingCount.decrementAndGet();
+    waitingCount.incrementAndGet();
+    return enqueue(task);
+  }
+
+  /** As {@link #execute}, for a refusal: not taken either while {@link #MAX_WAITING} refusals wait. */
+  boolean executeBounded(Brief task) {
+    if (shutdown) {
       return false;
     }
+    if (idle.tryTransfer(task)) {
+      return true;
+    }
+    if (heldBelowLimit()) {
+      return false;
+    }
+    if (waitingBrief.incrementAndGet() > MAX_WAITING) {
+      waitingBrief.decrementAndGet();
+      return false;
+    }
+    waitingCount.incrementAndGet();
+    return enqueue(task);
+  }
+
+  private boolean heldBelowLimit() {
+    return maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0;
+  }
+
+  /** Queues a task already counted in {@link #waitingCount} (and {@link #waitingBrief}). */
+  private boolean enqueue(Runnable task) {
     waiting.add(task);
     LockSupport.unpark(starter);
     if (shutdown) {
@@ -114,10 +153,12 @@ final class ServingThreads {
   }
 
   /**
-   * Queues {@code task}, a busy connection between two requests, behind the tasks waiting for a
-   * thread, if any wait; true if it did, and then the calling thread, once its task returns, takes
-   * the oldest of them ({@link #next}). False, and nothing done, if none wait (the caller serves on),
-   * and while held below a task limit or shut down: there a queued connection could be refused.
+   * Queues {@code task}, a busy connection between two requests, behind the connections waiting for
+   * a thread, if any wait ({@link Brief} tasks do not count); true if it did, and then the calling
+   * thread, once its task returns, takes the oldest waiting task ({@link #next}). False, and nothing
+   * done, if none wait or once shut down: the caller serves on. A task handed over is never refused
+   * for want of a thread (only by a shutdown): a thread is started for it if one can be, and at a
+   * task limit it waits for the threads there are, which serve the waiting in turn.
    *
    * <p>Why: without it a connection that keeps its client busy keeps its thread, and a task that
    * finds every thread so held waits for a thread to start; under load that is a wait for the
@@ -127,14 +168,20 @@ final class ServingThreads {
    * in their order by the threads there are, while the starter starts more.
    */
   boolean handOver(Runnable task) {
-    if (waitingCount.get() == 0 || shutdown || maxThreads != Integer.MAX_VALUE) {
+    if (shutdown || waitingCount.get() - waitingBrief.get() <= 0) {
       return false;
     }
+    HandedOver handed = new HandedOver(task);
     waitingCount.incrementAndGet();
-    waiting.add(task);
-    LockSupport.unpark(starter); // as for any waiting task: a thread may be started for it
-    if (shutdown) {
-      refuseWaiting(); // the starter may have ended already
+    waiting.add(handed);
+    if (maxThreads == Integer.MAX_VALUE) {
+      LockSupport.unpark(starter); // a thread may be started for it; at a limit the starter waits for the probe
+    }
+    if (shutdown && waiting.remove(handed)) {
+      // Shut down meanwhile, and the starter, which refuses what waits, may have ended already:
+      // taken back, it stays with the caller, whose connection ends as it drains.
+      waitingCount.decrementAndGet();
+      return false;
     }
     return true;
   }
@@ -172,7 +219,7 @@ final class ServingThreads {
           continue;
         }
         if (shutdown) {
-          noThread.accept(task);
+          refuse(task);
         } else if (!idle.tryTransfer(task)) { // a thread may have come free meanwhile
           startFor(task);
         }
@@ -189,6 +236,9 @@ final class ServingThreads {
     Runnable task = waiting.poll();
     if (task != null) {
       waitingCount.decrementAndGet();
+      if (task instanceof Brief) {
+        waitingBrief.decrementAndGet();
+      }
     }
     return task;
   }
@@ -196,8 +246,23 @@ final class ServingThreads {
   private void refuseWaiting() {
     Runnable task;
     while ((task = poll()) != null) {
-      noThread.accept(task);
+      refuse(task);
     }
+  }
+
+  private void refuse(Runnable task) {
+    noThread.accept(task instanceof HandedOver h ? h.task() : task);
+  }
+
+  /**
+   * Puts a connection handed over back in the queue when no thread can be started for it (at a task
+   * limit): the threads there are serve it in turn. The starter then waits for the probe, not to
+   * take it up again and again meanwhile.
+   */
+  private void keepWaiting(Runnable handed, long now) {
+    waitingCount.incrementAndGet();
+    waiting.add(handed);
+    LockSupport.parkNanos(this, Math.max(0, nextProbe - now));
   }
 
   private void startFor(Runnable task) {
@@ -207,7 +272,11 @@ final class ServingThreads {
       nextProbe = now + PROBE_NANOS;
     }
     if (threads.get() >= maxThreads) {
-      noThread.accept(task);
+      if (task instanceof HandedOver) {
+        keepWaiting(task, now);
+      } else {
+        refuse(task);
+      }
       return;
     }
     threads.incrementAndGet();
@@ -217,9 +286,13 @@ final class ServingThreads {
       threads.decrementAndGet();
       maxThreads = Math.max(1, threads.get() - THREADS_KEPT_FREE);
       nextProbe = now + PROBE_NANOS;
-      noThread.accept(task);
       // Tasks are refused where they arrive now (execute); what already waits is refused as its
-      // turn comes, without another try until the probe.
+      // turn comes, without another try until the probe; a connection handed over waits on.
+      if (task instanceof HandedOver) {
+        keepWaiting(task, now);
+      } else {
+        refuse(task);
+      }
     }
   }
 

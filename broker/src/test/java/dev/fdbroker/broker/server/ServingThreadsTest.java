@@ -51,51 +51,131 @@ class ServingThreadsTest {
     threads.shutdown();
   }
 
+  /** A busy connection: a request at a time, never quiet, handing itself over between requests. */
+  private static final class Busy implements Runnable {
+    final ServingThreads threads;
+    final AtomicInteger requests = new AtomicInteger();
+    final AtomicInteger handedOver = new AtomicInteger();
+    volatile boolean stop;
+    /** Whether it offers to hand over between requests (a test may hold that back while it sets up). */
+    volatile boolean handing = true;
+
+    Busy(ServingThreads threads) {
+      this.threads = threads;
+    }
+
+    @Override
+    public void run() {
+      while (!stop) {
+        requests.incrementAndGet();
+        if (handing && threads.handOver(this)) {
+          handedOver.incrementAndGet();
+          return;
+        }
+        Thread.onSpinWait();
+      }
+    }
+  }
+
+  /**
+   * A factory that makes {@code free} threads; asked for more, it counts {@code stuckStarting} down,
+   * waits for {@code gate} and runs {@code then}.
+   */
+  private static ThreadFactory freeThen(int free, CountDownLatch stuckStarting, CountDownLatch gate, Runnable then) {
+    AtomicInteger made = new AtomicInteger();
+    return r -> {
+      if (made.incrementAndGet() > free) {
+        stuckStarting.countDown();
+        await(gate);
+        then.run();
+      }
+      return Thread.ofPlatform().daemon(true).unstarted(r);
+    };
+  }
+
   @Test
   void aBusyTaskHandedOverLetsTheWaitingOnesRunWhileNoThreadCanStart() throws Exception {
     // One thread can be made; every start after it is stuck (as Thread.start is under load, until
     // the new thread first runs), so the starter holds the task it took for the second thread.
     CountDownLatch stuck = new CountDownLatch(1);
-    AtomicInteger made = new AtomicInteger();
-    ThreadFactory oneThenStuck = r -> {
-      if (made.incrementAndGet() > 1) {
-        await(stuck);
-      }
-      return Thread.ofPlatform().daemon(true).unstarted(r);
-    };
-    ServingThreads threads = new ServingThreads(oneThenStuck, t -> { });
+    ServingThreads threads = new ServingThreads(freeThen(1, new CountDownLatch(1), stuck, () -> { }), t -> { });
     threads.start();
-    // A busy connection: a request at a time, never quiet, handing itself over between requests.
-    AtomicInteger requests = new AtomicInteger();
-    AtomicInteger handedOver = new AtomicInteger();
-    CountDownLatch busyRunning = new CountDownLatch(1);
-    Runnable busy = new Runnable() {
-      @Override
-      public void run() {
-        busyRunning.countDown();
-        while (stuck.getCount() > 0) {
-          requests.incrementAndGet();
-          if (threads.handOver(this)) {
-            handedOver.incrementAndGet();
-            return;
-          }
-          Thread.onSpinWait();
-        }
-      }
-    };
+    Busy busy = new Busy(threads);
     assertTrue(threads.execute(busy));
-    assertTrue(busyRunning.await(LONG.toSeconds(), TimeUnit.SECONDS));
-    assertTrue(requests.get() > 0);
-    assertEquals(0, handedOver.get(), "not handed over while nothing waits");
-    CountDownLatch ran = new CountDownLatch(2);
-    threads.execute(ran::countDown); // the starter takes this one, and is stuck starting its thread
-    threads.execute(ran::countDown); // this one waits: the busy task's thread runs it
-    waitUntil(() -> ran.getCount() == 1);
-    assertTrue(handedOver.get() > 0);
+    waitUntil(() -> busy.requests.get() > 0);
+    assertEquals(0, busy.handedOver.get(), "not handed over while nothing waits");
+    CountDownLatch first = new CountDownLatch(1);
+    CountDownLatch second = new CountDownLatch(1);
+    threads.execute(first::countDown);
+    threads.execute(second::countDown);
+    // The starter is stuck starting a thread for one of them (or for the busy task, if it took that
+    // from the queue): the busy task's thread runs the others all the same.
+    waitUntil(() -> first.getCount() == 0 || second.getCount() == 0);
+    assertTrue(busy.handedOver.get() > 0);
     stuck.countDown();
-    assertTrue(ran.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    assertTrue(first.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    assertTrue(second.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    busy.stop = true;
     threads.shutdown();
   }
+
+  @Test
+  void refusalsWaitingDoNotMakeABusyTaskHandOver() throws Exception {
+    CountDownLatch stuck = new CountDownLatch(1);
+    ServingThreads threads = new ServingThreads(freeThen(1, new CountDownLatch(1), stuck, () -> { }), t -> { });
+    threads.start();
+    Busy busy = new Busy(threads);
+    assertTrue(threads.execute(busy));
+    waitUntil(() -> busy.requests.get() > 0);
+    // Refusals linger (up to 500 ms each): a flood of them must not slow busy connections down.
+    assertTrue(threads.executeBounded(() -> { })); // the starter takes this one, and is stuck
+    assertTrue(threads.executeBounded(() -> { })); // this one waits
+    int before = busy.requests.get();
+    waitUntil(() -> busy.requests.get() > before + 10_000);
+    assertEquals(0, busy.handedOver.get(), "a waiting refusal is no reason to hand over");
+    busy.stop = true;
+    stuck.countDown();
+    threads.shutdown();
+  }
+
+  @Test
+  void aConnectionHandedOverIsNotRefusedAtATaskLimit() throws Exception {
+    // One thread; the second start is stuck, then fails as at TasksMax=.
+    CountDownLatch stuckStarting = new CountDownLatch(1);
+    CountDownLatch stuck = new CountDownLatch(1);
+    ServingThreads threads = new ServingThreads(freeThen(1, stuckStarting, stuck, () -> {
+      throw new OutOfMemoryError("unable to create native thread");
+    }), refusedTasks::add);
+    threads.start();
+    Busy busy = new Busy(threads);
+    busy.handing = false;
+    assertTrue(threads.execute(busy));
+    waitUntil(() -> busy.requests.get() > 0);
+    Runnable newcomer = () -> { };
+    threads.execute(newcomer); // the starter takes it, and is stuck starting its thread
+    assertTrue(stuckStarting.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    CountDownLatch holdWaiting = new CountDownLatch(1);
+    CountDownLatch waitingRuns = new CountDownLatch(1);
+    threads.execute(() -> { // waits; the busy task hands over and its thread runs this, held here
+      waitingRuns.countDown();
+      await(holdWaiting);
+    });
+    busy.handing = true;
+    assertTrue(waitingRuns.await(LONG.toSeconds(), TimeUnit.SECONDS));
+    // Now the busy task waits in the queue. The start fails: the newcomer, never served, is
+    // refused; the busy connection handed over must not be, though the starter takes it next.
+    stuck.countDown();
+    waitUntil(() -> refusedTasks.contains(newcomer));
+    Thread.sleep(200); // time for the starter to take up the busy task, and refuse it if it would
+    int before = busy.requests.get();
+    holdWaiting.countDown();
+    waitUntil(() -> busy.requests.get() > before); // served on by the one thread there is
+    assertTrue(!refusedTasks.contains(busy), "a busy connection handed over is never refused at a limit");
+    busy.stop = true;
+    threads.shutdown();
+  }
+
+  private final List<Runnable> refusedTasks = new CopyOnWriteArrayList<>();
 
   @Test
   void anIdleThreadTakesTheNextTask() throws Exception {
