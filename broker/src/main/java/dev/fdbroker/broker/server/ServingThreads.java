@@ -106,44 +106,29 @@ final class ServingThreads {
    * shut down, or held below a task limit with no thread free (the caller refuses it).
    */
   boolean execute(Runnable task) {
-    if (shutdown) {
-      return false;
-    }
-    if (idle.tryTransfer(task)) {
-      return true;
-    }
-    if (heldBelowLimit()) {
-      return false;
-    }
-    waitingCount.incrementAndGet();
-    return enqueue(task);
+    return offer(task, false);
   }
 
   /** As {@link #execute}, for a refusal: not taken either while {@link #MAX_WAITING} refusals wait. */
   boolean executeBounded(Brief task) {
+    return offer(task, true);
+  }
+
+  private boolean offer(Runnable task, boolean brief) {
     if (shutdown) {
       return false;
     }
     if (idle.tryTransfer(task)) {
       return true;
     }
-    if (heldBelowLimit()) {
+    if (maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0) {
       return false;
     }
-    if (waitingBrief.incrementAndGet() > MAX_WAITING) {
+    if (brief && waitingBrief.incrementAndGet() > MAX_WAITING) {
       waitingBrief.decrementAndGet();
       return false;
     }
     waitingCount.incrementAndGet();
-    return enqueue(task);
-  }
-
-  private boolean heldBelowLimit() {
-    return maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0;
-  }
-
-  /** Queues a task already counted in {@link #waitingCount} (and {@link #waitingBrief}). */
-  private boolean enqueue(Runnable task) {
     waiting.add(task);
     LockSupport.unpark(starter);
     if (shutdown) {

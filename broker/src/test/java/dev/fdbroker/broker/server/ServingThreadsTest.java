@@ -93,16 +93,23 @@ class ServingThreadsTest {
     };
   }
 
+  /** Starts {@code threads} with a busy task on its one thread, making requests. */
+  private static Busy startedBusy(ServingThreads threads, boolean handing) throws InterruptedException {
+    threads.start();
+    Busy busy = new Busy(threads);
+    busy.handing = handing;
+    assertTrue(threads.execute(busy));
+    waitUntil(() -> busy.requests.get() > 0);
+    return busy;
+  }
+
   @Test
   void aBusyTaskHandedOverLetsTheWaitingOnesRunWhileNoThreadCanStart() throws Exception {
     // One thread can be made; every start after it is stuck (as Thread.start is under load, until
     // the new thread first runs), so the starter holds the task it took for the second thread.
     CountDownLatch stuck = new CountDownLatch(1);
     ServingThreads threads = new ServingThreads(freeThen(1, new CountDownLatch(1), stuck, () -> { }), t -> { });
-    threads.start();
-    Busy busy = new Busy(threads);
-    assertTrue(threads.execute(busy));
-    waitUntil(() -> busy.requests.get() > 0);
+    Busy busy = startedBusy(threads, true);
     assertEquals(0, busy.handedOver.get(), "not handed over while nothing waits");
     CountDownLatch first = new CountDownLatch(1);
     CountDownLatch second = new CountDownLatch(1);
@@ -123,10 +130,7 @@ class ServingThreadsTest {
   void refusalsWaitingDoNotMakeABusyTaskHandOver() throws Exception {
     CountDownLatch stuck = new CountDownLatch(1);
     ServingThreads threads = new ServingThreads(freeThen(1, new CountDownLatch(1), stuck, () -> { }), t -> { });
-    threads.start();
-    Busy busy = new Busy(threads);
-    assertTrue(threads.execute(busy));
-    waitUntil(() -> busy.requests.get() > 0);
+    Busy busy = startedBusy(threads, true);
     // Refusals linger (up to 500 ms each): a flood of them must not slow busy connections down.
     assertTrue(threads.executeBounded(() -> { })); // the starter takes this one, and is stuck
     assertTrue(threads.executeBounded(() -> { })); // this one waits
@@ -146,11 +150,7 @@ class ServingThreadsTest {
     ServingThreads threads = new ServingThreads(freeThen(1, stuckStarting, stuck, () -> {
       throw new OutOfMemoryError("unable to create native thread");
     }), refusedTasks::add);
-    threads.start();
-    Busy busy = new Busy(threads);
-    busy.handing = false;
-    assertTrue(threads.execute(busy));
-    waitUntil(() -> busy.requests.get() > 0);
+    Busy busy = startedBusy(threads, false);
     Runnable newcomer = () -> { };
     threads.execute(newcomer); // the starter takes it, and is stuck starting its thread
     assertTrue(stuckStarting.await(LONG.toSeconds(), TimeUnit.SECONDS));
