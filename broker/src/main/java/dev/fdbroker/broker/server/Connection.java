@@ -181,9 +181,11 @@ final class Connection implements Runnable {
   @Override
   public void run() {
     boolean parked = false;
-    // Taken up again (unparked or handed over): lastActivity is no longer the time now, and a
-    // request timeout must not count the time the connection waited for a thread.
-    justAnswered = false;
+    // Taken up (first, unparked or handed over): the time the connection waited for a thread was
+    // the broker's, not the client's, so neither its idle time nor a request's time counts it. A
+    // request that came meanwhile is read, not lost to an idle timeout that passed in the queue.
+    lastActivity = System.nanoTime();
+    justAnswered = true; // lastActivity is the time now
     try {
       if (!blocking) {
         channel.configureBlocking(true);

@@ -77,8 +77,9 @@ final class ServingThreads {
   /** Tasks no idle thread took: for the next thread to come free, or to be started. */
   private final ConcurrentLinkedQueue<Runnable> waiting = new ConcurrentLinkedQueue<>();
   private final AtomicInteger threads = new AtomicInteger();
-  private final AtomicInteger waitingCount = new AtomicInteger();
-  /** Of {@link #waitingCount}, the {@link Brief} tasks. */
+  /** Tasks in {@link #waiting} other than {@link Brief} ones: connections (counted before added, after taken). */
+  private final AtomicInteger waitingConnections = new AtomicInteger();
+  /** {@link Brief} tasks in {@link #waiting}. */
   private final AtomicInteger waitingBrief = new AtomicInteger();
   private final Thread starter;
   /** The most threads, once a limit was met; else MAX_VALUE. The starter's alone to change. */
@@ -106,15 +107,15 @@ final class ServingThreads {
    * shut down, or held below a task limit with no thread free (the caller refuses it).
    */
   boolean execute(Runnable task) {
-    return offer(task, false);
+    return offer(task);
   }
 
   /** As {@link #execute}, for a refusal: not taken either while {@link #MAX_WAITING} refusals wait. */
   boolean executeBounded(Brief task) {
-    return offer(task, true);
+    return offer(task);
   }
 
-  private boolean offer(Runnable task, boolean brief) {
+  private boolean offer(Runnable task) {
     if (shutdown) {
       return false;
     }
@@ -124,11 +125,14 @@ final class ServingThreads {
     if (maxThreads != Integer.MAX_VALUE && threads.get() >= maxThreads && System.nanoTime() - nextProbe < 0) {
       return false;
     }
-    if (brief && waitingBrief.incrementAndGet() > MAX_WAITING) {
-      waitingBrief.decrementAndGet();
-      return false;
+    if (task instanceof Brief) {
+      if (waitingBrief.incrementAndGet() > MAX_WAITING) {
+        waitingBrief.decrementAndGet();
+        return false;
+      }
+    } else {
+      waitingConnections.incrementAndGet();
     }
-    waitingCount.incrementAndGet();
     waiting.add(task);
     LockSupport.unpark(starter);
     if (shutdown) {
@@ -153,19 +157,21 @@ final class ServingThreads {
    * in their order by the threads there are, while the starter starts more.
    */
   boolean handOver(Runnable task) {
-    if (shutdown || waitingCount.get() - waitingBrief.get() <= 0) {
+    if (shutdown || waitingConnections.get() <= 0) {
       return false;
     }
     HandedOver handed = new HandedOver(task);
-    waitingCount.incrementAndGet();
+    waitingConnections.incrementAndGet();
     waiting.add(handed);
-    if (maxThreads == Integer.MAX_VALUE) {
-      LockSupport.unpark(starter); // a thread may be started for it; at a limit the starter waits for the probe
+    if (maxThreads == Integer.MAX_VALUE || System.nanoTime() - nextProbe >= 0) {
+      // A thread may be started for it (at a limit, once the probe is due: the limit may have been
+      // raised); else the starter would only put it back.
+      LockSupport.unpark(starter);
     }
     if (shutdown && waiting.remove(handed)) {
       // Shut down meanwhile, and the starter, which refuses what waits, may have ended already:
       // taken back, it stays with the caller, whose connection ends as it drains.
-      waitingCount.decrementAndGet();
+      waitingConnections.decrementAndGet();
       return false;
     }
     return true;
@@ -198,6 +204,7 @@ final class ServingThreads {
         Runnable task = poll();
         if (task == null) {
           if (shutdown) {
+            refuseWaiting(); // what came between the poll and the look at shutdown
             return;
           }
           LockSupport.park(this);
@@ -220,9 +227,10 @@ final class ServingThreads {
   private Runnable poll() {
     Runnable task = waiting.poll();
     if (task != null) {
-      waitingCount.decrementAndGet();
       if (task instanceof Brief) {
         waitingBrief.decrementAndGet();
+      } else {
+        waitingConnections.decrementAndGet();
       }
     }
     return task;
@@ -245,7 +253,10 @@ final class ServingThreads {
    * take it up again and again meanwhile.
    */
   private void keepWaiting(Runnable handed, long now) {
-    waitingCount.incrementAndGet();
+    if (idle.tryTransfer(handed)) {
+      return; // a thread came free meanwhile (and may have found the queue empty)
+    }
+    waitingConnections.incrementAndGet();
     waiting.add(handed);
     LockSupport.parkNanos(this, Math.max(0, nextProbe - now));
   }
