@@ -7,7 +7,6 @@ import dev.fdbroker.broker.metrics.BrokerMetrics;
 import dev.fdbroker.broker.opener.SecureOpener;
 import dev.fdbroker.broker.policy.Caller;
 import dev.fdbroker.broker.policy.CurrentPolicy;
-import dev.fdbroker.broker.policy.Limits;
 import dev.fdbroker.broker.policy.Policy;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -23,49 +22,6 @@ import org.newsclub.net.unix.AFUNIXSocketPair;
 class ConnectionTest {
   @TempDir
   Path dir;
-
-  /** A home that parks nothing and hands nothing over: a connection it serves ends once quiet. */
-  private static final class Home implements Connection.Home {
-    final Limits limits;
-    final DescriptorBudget budget = new DescriptorBudget(1024);
-
-    Home(Limits limits) {
-      this.limits = limits;
-    }
-
-    @Override
-    public Limits limits() {
-      return limits;
-    }
-
-    @Override
-    public boolean park(Connection c) {
-      return false;
-    }
-
-    @Override
-    public boolean handOver(Connection c) {
-      return false;
-    }
-
-    @Override
-    public DescriptorBudget budget() {
-      return budget;
-    }
-
-    @Override
-    public int connections() {
-      return 1;
-    }
-
-    @Override
-    public boolean retire(Connection c) {
-      return false;
-    }
-
-    @Override
-    public void closed(Connection c) {}
-  }
 
   @Test
   void aRequestThatCameWhileTheConnectionWaitedForAThreadIsServedThoughTheIdleTimeoutPassed() throws Exception {
@@ -83,7 +39,7 @@ class ConnectionTest {
     AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
     try (AFUNIXSocketChannel client = pair.getSocket2()) {
       Connection c = new Connection(1, pair.getSocket1(), new Caller(0, 0, ProcessHandle.current().pid()), handler,
-          metrics, new UidLimiter().admit(0, 10, 10_000), new Home(policy.limits()));
+          metrics, new UidLimiter().admit(0, 10, 10_000), new TestHome(policy.limits()));
       byte[] request = "{\"id\": 1, \"op\": \"ping\"}".getBytes(StandardCharsets.UTF_8);
       client.write(ByteBuffer.allocate(4 + request.length).putInt(request.length).put(request).flip());
       // The connection waits for a thread (a crowd, every thread busy) longer than the idle

@@ -14,44 +14,6 @@ import org.newsclub.net.unix.AFUNIXSocketPair;
 
 class ParkerTest {
 
-  /** A home for connections in a test: the default limits, nothing else. */
-  private static final class TestHome implements Connection.Home {
-    final DescriptorBudget budget = new DescriptorBudget(1024);
-
-    @Override
-    public Limits limits() {
-      return Limits.DEFAULTS;
-    }
-
-    @Override
-    public boolean park(Connection c) {
-      return false;
-    }
-
-    @Override
-    public boolean handOver(Connection c) {
-      return false;
-    }
-
-    @Override
-    public DescriptorBudget budget() {
-      return budget;
-    }
-
-    @Override
-    public int connections() {
-      return 1;
-    }
-
-    @Override
-    public boolean retire(Connection c) {
-      return false;
-    }
-
-    @Override
-    public void closed(Connection c) {}
-  }
-
   @Test
   void aParkerThatDiesOfAnythingSaysSoAndTakesNoMoreConnections() throws Exception {
     // Any throwable escaping the loop (here from handing a connection on) ends the parker: it must
@@ -62,7 +24,7 @@ class ParkerTest {
     parker.start();
     UidLimiter uids = new UidLimiter();
     BrokerMetrics metrics = new BrokerMetrics();
-    TestHome home = new TestHome();
+    TestHome home = new TestHome(Limits.DEFAULTS);
     AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
     try {
       Connection c = new Connection(1, pair.getSocket1(), new Caller(1000, 1000, 1), null, metrics,
