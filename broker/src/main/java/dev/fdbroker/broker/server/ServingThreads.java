@@ -268,11 +268,7 @@ final class ServingThreads {
       nextProbe = now + PROBE_NANOS;
     }
     if (threads.get() >= maxThreads) {
-      if (task instanceof HandedOver) {
-        keepWaiting(task, now);
-      } else {
-        refuse(task);
-      }
+      noThreadFor(task, now);
       return;
     }
     threads.incrementAndGet();
@@ -284,11 +280,16 @@ final class ServingThreads {
       nextProbe = now + PROBE_NANOS;
       // Tasks are refused where they arrive now (execute); what already waits is refused as its
       // turn comes, without another try until the probe; a connection handed over waits on.
-      if (task instanceof HandedOver) {
-        keepWaiting(task, now);
-      } else {
-        refuse(task);
-      }
+      noThreadFor(task, now);
+    }
+  }
+
+  /** A task no thread can be started for: refused, unless it is a connection handed over (it waits on). */
+  private void noThreadFor(Runnable task, long now) {
+    if (task instanceof HandedOver) {
+      keepWaiting(task, now);
+    } else {
+      refuse(task);
     }
   }
 
